@@ -1,0 +1,67 @@
+"""What the learner reads: connection maps, metric tables, the curriculum table.
+
+Plain text only (tabulate's "simple" format): it reads the same in a terminal, a CI log and
+a Windows console.
+"""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from .manifest import Curriculum, Kata
+from .metrics import Metric
+from .progress import Status
+
+
+def connection_map(curriculum: Curriculum, kata: Kata) -> list[str]:
+    """Where ``kata`` sits: what it builds on, what it builds, what it opens up."""
+    built = [curriculum.get(p).label for p in kata.prerequisites]
+    unlocks = [other.label for other in curriculum.unlocks(kata)]
+    return [
+        f"Kata {kata.label} ({kata.tier})",
+        f"  you have built : {', '.join(built) or 'nothing yet: everything starts here'}",
+        f"  you build now  : {kata.summary}",
+        f"  it unlocks     : {', '.join(unlocks) or 'the end of the curriculum'}",
+    ]
+
+
+def format_value(value: float, unit: str) -> str:
+    """A figure as a person reads it: 4,000,000 bytes (4.00 MB), 12.3 ms, 850.2x."""
+    if unit == "bytes":
+        scaled = next(((value / factor, name) for factor, name in
+                       ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
+                       if abs(value) >= factor), None)
+        exact = f"{value:,.0f} bytes"
+        return f"{exact} ({scaled[0]:.2f} {scaled[1]})" if scaled else exact
+    if unit == "seconds":
+        for factor, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+            if abs(value) >= factor:
+                return f"{value / factor:.3g} {name}"
+        return f"{value * 1e9:.3g} ns"
+    if unit == "ratio":
+        return f"{value:,.1f}x"
+    if unit == "%":
+        return f"{value:.2f} %"
+    if value == int(value):
+        return f"{int(value):,} {unit}"
+    return f"{value:,.4g} {unit}"
+
+
+def metrics_table(kata: Kata, metrics: list[Metric]) -> str:
+    rows = [(metric.name, format_value(metric.value, metric.unit)) for metric in metrics]
+    return tabulate(rows, headers=(f"kata {kata.id} systems metrics", "measured"),
+                    tablefmt="simple", disable_numparse=True)
+
+
+def progress_table(curriculum: Curriculum, statuses: dict[str, Status]) -> str:
+    """The curriculum with each kata's status and points; stale katas keep their points."""
+    rows, earned_total = [], 0
+    for kata in curriculum.katas:
+        status = statuses[kata.id]
+        earned = kata.points if status in (Status.PASSED, Status.STALE) else 0
+        earned_total += earned
+        rows.append((status.value, kata.id, kata.title, kata.tier, f"{earned}/{kata.points}"))
+    total = sum(kata.points for kata in curriculum.katas)
+    table = tabulate(rows, headers=("status", "id", "kata", "tier", "points"), tablefmt="simple",
+                     disable_numparse=True)
+    return f"{table}\n\npoints: {earned_total}/{total}"

@@ -1,0 +1,328 @@
+"""The TinyTorch kata engine as a pytest plugin (activated by the repository's conftest.py).
+
+Flow of a run:
+
+1. ``pytest_configure`` reads the manifest and the learner's progress, applies the gate and
+   makes ``import tinytorch`` load the chosen implementation. The controller hands its choice
+   to xdist workers, so every process collects the same katas.
+2. Locked katas are never collected; the others get their kata's timeout.
+3. Failures are turned into guidance where they happen (see :mod:`.outcomes`).
+4. The controller tallies reports per kata, decides which katas passed, records that in the
+   progress file and prints the kata section of the summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from . import display, implementation, measure, report, selection
+from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
+from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
+from .outcomes import find_todo, is_timeout, timeout_text, todo_of
+from .progress import Progress, Status, fingerprint, statuses
+from .results import KataRun
+
+measure.pin_blas_threads()
+
+WORKER_KEY = "tinytorch"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tinytorch", "TinyTorch katas")
+    group.addoption("--next", action="store_true", dest="tinytorch_next",
+                    help="run the kata you are working on (and re-check any that went stale)")
+    group.addoption("--kata", dest="tinytorch_kata", metavar="ID",
+                    help="run one kata: 09, 9, 09_spatial or spatial")
+    group.addoption("--no-gate", action="store_true", dest="tinytorch_no_gate",
+                    help="run katas whose prerequisites have not passed yet")
+    group.addoption("--progress", action="store_true", dest="tinytorch_progress",
+                    help="show the curriculum and your progress, run nothing")
+    group.addoption("--hint", action="store_true", dest="tinytorch_hint",
+                    help="reveal the next hint of the current kata, run nothing")
+    group.addoption("--impl", dest="tinytorch_impl", default="student",
+                    choices=implementation.CHOICES,
+                    help="test your tinytorch/ (student, the default) or reference/ (reference)")
+    group.addoption("--tinytorch-report", dest="tinytorch_report", metavar="PATH",
+                    help="write the results per kata as JSON to PATH")
+
+
+def _curriculum(config: pytest.Config) -> Curriculum | None:
+    if not (config.rootpath / MANIFEST).exists():
+        return None
+    try:
+        return load(config.rootpath)
+    except ManifestError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--progress`` and ``--hint`` answer at once, without running tests."""
+    if not (config.option.tinytorch_progress or config.option.tinytorch_hint):
+        return None
+    curriculum = _curriculum(config)
+    if curriculum is None:
+        raise pytest.UsageError(f"no {MANIFEST.as_posix()} under {config.rootpath}")
+    progress = Progress.load(curriculum.root)
+    if progress.problem:
+        print(f"tinytorch: {progress.problem}")
+    package = implementation.package_dir(curriculum.root, "student")
+    state = statuses(curriculum, progress, package)
+    if config.option.tinytorch_progress:
+        print(display.progress_table(curriculum, state))
+    if config.option.tinytorch_hint:
+        current = next((k for k in curriculum.katas if state[k.id] == Status.CURRENT), None)
+        if current is None:
+            print("Every kata has passed: no hints left to give.")
+        else:
+            number, text = progress.next_hint(current)
+            last = " (the last one)" if number == len(current.hints) else ""
+            print(f"Kata {current.label}, hint {number} of {len(current.hints)}{last}:\n{text}")
+            progress.save()
+    return 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    curriculum = _curriculum(config)
+    if curriculum is None:
+        return
+    config.pluginmanager.register(KataEngine(config, curriculum), "tinytorch-engine")
+
+
+class KataEngine:
+    """One run's kata state: the gate, the tally, the verdicts, the summary."""
+
+    def __init__(self, config: pytest.Config, curriculum: Curriculum) -> None:
+        self.config = config
+        self.curriculum = curriculum
+        self.root = curriculum.root
+        self.impl: str = config.option.tinytorch_impl
+        self.package = implementation.activate(self.root, self.impl)
+        self.is_worker = hasattr(config, "workerinput")
+        self.progress = Progress.load(self.root) if not self.is_worker else None
+        self.runs: dict[str, KataRun] = {}
+        self.verdicts: dict[str, bool] = {}
+        self.unlocked_now: Kata | None = None
+        if self.is_worker:
+            chosen = config.workerinput[WORKER_KEY]
+            self.statuses = {k: Status(v) for k, v in chosen["statuses"].items()}
+            self.selection = selection.Selection(tuple(chosen["katas"]), chosen["focus"],
+                                                 tuple(chosen["whole"]))
+        else:
+            student = implementation.package_dir(self.root, "student")
+            self.statuses = statuses(curriculum, self.progress, student)
+            try:
+                self.selection = selection.choose(
+                    curriculum, self.statuses,
+                    kata=config.option.tinytorch_kata,
+                    next_kata=config.option.tinytorch_next,
+                    no_gate=config.option.tinytorch_no_gate,
+                    paths=self._argument_paths(),
+                    narrowed=self._narrowed(),
+                )
+            except (selection.GateError, ManifestError) as error:
+                raise pytest.UsageError(str(error)) from None
+
+    def _argument_paths(self) -> list[Path]:
+        base = self.config.invocation_params.dir
+        return [base / arg.split("::")[0] for arg in self.config.args]
+
+    def _narrowed(self) -> bool:
+        option = self.config.option
+        return bool(getattr(option, "keyword", "") or getattr(option, "markexpr", "")
+                    or getattr(option, "deselect", None) or getattr(option, "lf", False)
+                    or getattr(option, "stepwise", False)
+                    or any("::" in arg for arg in self.config.args))
+
+    # -- xdist: every worker collects exactly what the controller chose ------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput[WORKER_KEY] = {
+            "katas": list(self.selection.katas),
+            "focus": self.selection.focus,
+            "whole": list(self.selection.whole),
+            "statuses": {k: s.value for k, s in self.statuses.items()},
+        }
+
+    # -- collection ----------------------------------------------------------------------
+
+    def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
+        kata = self.curriculum.kata_of_path(collection_path)
+        if kata is not None and not self.selection.contains(kata):
+            return True
+        return None
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        import signal
+
+        method = "signal" if hasattr(signal, "SIGALRM") else "thread"
+        for item in items:
+            kata = self.curriculum.kata_of_path(item.path)
+            if kata is not None and item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(kata.timeout, method=method))
+
+    # -- turning failures into guidance (in the process that ran the test) ---------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        kata = self.curriculum.kata_of_path(item.path)
+        if kata is None or call.excinfo is None or not report.failed:
+            return
+        todo = find_todo(call.excinfo, self.package, self.root)
+        if todo is not None:
+            report.user_properties = [*report.user_properties, todo.as_property()]
+            report.longrepr = f"not implemented yet: {todo.function} ({todo.where})"
+        elif is_timeout(call.excinfo):
+            report.longrepr = timeout_text(call.excinfo, kata.timeout, kata.timeout_advice, self.root)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport):
+        if report.failed and todo_of(report) is not None:
+            return "not implemented", "T", "NOT IMPLEMENTED"
+        return None
+
+    # -- the controller's tally ----------------------------------------------------------
+
+    def _run_of(self, nodeid: str) -> KataRun | None:
+        kata = self.curriculum.kata_of_path(self.root / nodeid.split("::")[0])
+        if kata is None:
+            return None
+        return self.runs.setdefault(kata.id, KataRun(kata))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        run = self._run_of(report.nodeid)
+        if run is not None:
+            run.add(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and (run := self._run_of(report.nodeid)) is not None:
+            run.collection_errors += 1
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = []
+        if self.progress is not None and self.progress.problem:
+            lines.append(f"tinytorch: {self.progress.problem}")
+        where = self.package.relative_to(self.root).as_posix()
+        lines.append(f"tinytorch: testing the {self.impl} implementation in {where}/")
+        if self.selection.focus is not None:
+            lines += display.connection_map(self.curriculum, self.curriculum.get(self.selection.focus))
+        return lines
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            return
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        for kata_id, run in self.runs.items():
+            self.verdicts[kata_id] = (run.ok and kata_id in self.selection.whole
+                                      and not interrupted)
+        if self.impl == "student" and not interrupted:
+            self._record_progress()
+        if self.config.option.tinytorch_report:
+            path = self.config.invocation_params.dir / self.config.option.tinytorch_report
+            report.write(path, report.build(self.curriculum, self.runs, self.verdicts, self.impl))
+        if not self.selection.katas and self.config.option.tinytorch_next:
+            session.exitstatus = pytest.ExitCode.OK
+
+    def _record_progress(self) -> None:
+        assert self.progress is not None
+        before = self._current()
+        student = implementation.package_dir(self.root, "student")
+        changed = False
+        for kata_id, run in self.runs.items():
+            if self.verdicts[kata_id]:
+                self.progress.record_pass(run.kata, fingerprint(self.curriculum, run.kata, student))
+                changed = True
+            elif run.failed or run.collection_errors:
+                changed |= self.progress.passed.pop(kata_id, None) is not None
+        if changed or self.progress.problem:
+            self.progress.save()
+        self.statuses = statuses(self.curriculum, self.progress, student)
+        after = self._current()
+        if after is not None and after is not before:
+            self.unlocked_now = after
+
+    def _current(self) -> Kata | None:
+        return next((k for k in self.curriculum.katas if self.statuses[k.id] == Status.CURRENT), None)
+
+    # -- what the learner reads at the end -----------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.config.option.tinytorch_next and not self.is_worker:
+            _show_first_failure_only(terminalreporter)
+        yield
+        if self.is_worker:
+            return
+        self._summary(terminalreporter)
+
+    def _summary(self, terminal) -> None:
+        ran = [k for k in self.curriculum.katas if k.id in self.runs]
+        locked = sum(1 for k in self.curriculum.katas
+                     if self.statuses[k.id] == Status.LOCKED and not self.selection.contains(k))
+        if not ran and not (self.config.option.tinytorch_next or locked):
+            return
+        terminal.section("tinytorch", sep="=")
+        if not ran and self.config.option.tinytorch_next:
+            terminal.line("Every kata has passed. Well done! `pytest --progress` shows them all.")
+        for kata in ran:
+            self._kata_summary(terminal, self.runs[kata.id])
+        if locked:
+            terminal.line(f"{locked} kata{'s' if locked > 1 else ''} locked: they unlock one at a "
+                          f"time as you pass the current one (`pytest --progress`).")
+
+    def _kata_summary(self, terminal, run: KataRun) -> None:
+        kata = run.kata
+        terminal.line("")
+        if self.verdicts.get(kata.id):
+            terminal.line(f"Kata {kata.label} passed ({run.tests_passed} tests).", green=True)
+            table = run.metrics()
+            if table:
+                terminal.line(display.metrics_table(kata, table))
+            if self.impl == "student" and kata.id == self.selection.focus:
+                self._after_pass(terminal, kata)
+            return
+        if run.ok:
+            terminal.line(f"Kata {kata.label}: the tests that ran passed; run the whole kata "
+                          f"(`pytest --kata {kata.id}`) to record it.")
+            return
+        todos = run.sorted_todos()
+        terminal.line(f"Kata {kata.label}: {run.tests_passed} passed, {run.tests_failing} failing, "
+                      f"{len(todos)} function{'s' if len(todos) != 1 else ''} not implemented yet.",
+                      yellow=True)
+        if todos:
+            terminal.line("Not implemented yet:")
+            width = max(len(todo.where) for todo in todos)
+            for todo in todos:
+                terminal.line(f"  {todo.where.ljust(width)}  {todo.function}")
+        if run.collection_errors:
+            terminal.line(f"{run.collection_errors} test file(s) could not be imported: see the errors above.")
+        shown = self.progress.hints.get(kata.id, 1) if self.progress else 1
+        shown = min(shown, len(kata.hints))
+        terminal.line(f"Hint {shown} of {len(kata.hints)}: {kata.hints[shown - 1]}")
+        if shown < len(kata.hints):
+            terminal.line("(`pytest --hint` reveals the next one.)")
+
+    def _after_pass(self, terminal, kata: Kata) -> None:
+        references = ", ".join(f"reference/tinytorch/{module}" for module in kata.modules)
+        terminal.line(f"Compare your code with the reference solution: {references}")
+        if kata.reflect:
+            terminal.line("Reflect:")
+            for question in kata.reflect:
+                terminal.line(f"  - {question}")
+        if self.unlocked_now is not None:
+            terminal.line(f"Unlocked: kata {self.unlocked_now.label}. Run `pytest --next`.", green=True)
+
+
+def _show_first_failure_only(terminal) -> None:
+    """In --next, show the first real failure in full and the others as one line each."""
+    failed = terminal.stats.get("failed", [])
+    failed.sort(key=lambda r: (r.location[0], r.location[1] or 0, r.nodeid))
+    for report in failed[1:]:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            report.longrepr = f"{crash.path}:{crash.lineno}: {crash.message}"
