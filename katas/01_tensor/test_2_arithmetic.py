@@ -89,3 +89,18 @@ def test_shapes_that_cannot_broadcast_are_named_in_the_error():
 def test_broadcast_error_for_multiplication_too():
     with pytest.raises(ValueError, match=r"\(4,\).*\(3,\)"):
         Tensor([1.0, 2.0, 3.0, 4.0]) * Tensor([1.0, 2.0, 3.0])
+
+
+def test_exp_and_log_are_inverse_elementwise():
+    t = Tensor([0.0, 1.0, -2.0])
+    np.testing.assert_allclose(t.exp().numpy(), np.exp([0.0, 1.0, -2.0]), rtol=1e-6)
+    np.testing.assert_allclose(t.exp().log().numpy(), [0.0, 1.0, -2.0], atol=1e-6)
+    assert t.exp().dtype == np.float32
+
+
+def test_log_of_zero_is_minus_infinity_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Tensor([0.0]).log().item() == -np.inf

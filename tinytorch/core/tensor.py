@@ -39,11 +39,11 @@ class Tensor:
         Raises ``ValueError`` for ragged lists and ``TypeError`` for data that is not
         numeric or a dtype TinyTorch does not support; the message says what was wrong.
         """
-        # Dormant until kata 05: autograd uses these to record how the tensor was made.
+        # Dormant until kata 05: autograd records in grad_fn the operation that made this
+        # tensor, and backward() fills .grad of every tensor that requires it.
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self._backward_fn = None
-        self._parents: tuple[Tensor, ...] = ()
+        self.grad_fn = None
         raise NotImplementedError("Tensor.__init__: not implemented yet (kata 01 Tensor)")
 
     # -- what a tensor is ---------------------------------------------------------------
@@ -126,6 +126,14 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         raise NotImplementedError("Tensor.__pow__: not implemented yet (kata 01 Tensor)")
+
+    def exp(self) -> Tensor:
+        """e to the power of each element."""
+        raise NotImplementedError("Tensor.exp: not implemented yet (kata 01 Tensor)")
+
+    def log(self) -> Tensor:
+        """Natural logarithm of each element (-inf at 0, nan below: guard inputs upstream)."""
+        raise NotImplementedError("Tensor.log: not implemented yet (kata 01 Tensor)")
 
     # -- matrix multiplication ----------------------------------------------------------
 

@@ -39,11 +39,11 @@ class Tensor:
         Raises ``ValueError`` for ragged lists and ``TypeError`` for data that is not
         numeric or a dtype TinyTorch does not support; the message says what was wrong.
         """
-        # Dormant until kata 05: autograd uses these to record how the tensor was made.
+        # Dormant until kata 05: autograd records in grad_fn the operation that made this
+        # tensor, and backward() fills .grad of every tensor that requires it.
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self._backward_fn = None
-        self._parents: tuple[Tensor, ...] = ()
+        self.grad_fn = None
         # BEGIN SOLUTION
         if isinstance(data, Tensor):
             data = data.data
@@ -200,6 +200,19 @@ class Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, exponent, "**")
         return Tensor(x ** y)
+        # END SOLUTION
+
+    def exp(self) -> Tensor:
+        """e to the power of each element."""
+        # BEGIN SOLUTION
+        return Tensor(np.exp(self.data))
+        # END SOLUTION
+
+    def log(self) -> Tensor:
+        """Natural logarithm of each element (-inf at 0, nan below: guard inputs upstream)."""
+        # BEGIN SOLUTION
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return Tensor(np.log(self.data))
         # END SOLUTION
 
     # -- matrix multiplication ----------------------------------------------------------
