@@ -29,8 +29,8 @@ class Todo:
         return TODO_PROPERTY, {"function": self.function, "where": self.where}
 
 
-def todo_of(report: pytest.TestReport) -> Todo | None:
-    for key, value in report.user_properties:
+def todo_of(report: pytest.TestReport | pytest.CollectReport) -> Todo | None:
+    for key, value in getattr(report, "user_properties", ()):
         if key == TODO_PROPERTY:
             return Todo(**value)
     return None

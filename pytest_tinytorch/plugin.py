@@ -264,7 +264,7 @@ class KataEngine:
         ran = [k for k in self.curriculum.katas if k.id in self.runs]
         locked = sum(1 for k in self.curriculum.katas
                      if self.statuses[k.id] == Status.LOCKED and not self.selection.contains(k))
-        if not ran and not (self.config.option.tinytorch_next or locked):
+        if not ran and not self.config.option.tinytorch_next:
             return
         terminal.section("tinytorch", sep="=")
         if not ran and self.config.option.tinytorch_next:
@@ -291,9 +291,10 @@ class KataEngine:
                           f"(`pytest --kata {kata.id}`) to record it.")
             return
         todos = run.sorted_todos()
-        terminal.line(f"Kata {kata.label}: {run.tests_passed} passed, {run.tests_failing} failing, "
-                      f"{len(todos)} function{'s' if len(todos) != 1 else ''} not implemented yet.",
-                      yellow=True)
+        counts = f"{run.tests_passed} passed, {run.tests_failing} failing"
+        if todos:
+            counts += f", {len(todos)} function{'s' if len(todos) != 1 else ''} not implemented yet"
+        terminal.line(f"Kata {kata.label}: {counts}.", yellow=True)
         if todos:
             terminal.line("Not implemented yet:")
             width = max(len(todo.where) for todo in todos)

@@ -1,0 +1,166 @@
+"""Fixtures for the project's own tests: a miniature TinyTorch project built with pytester.
+
+The miniature has the real root conftest.py and pytest settings, and a three-kata curriculum
+small enough to read in one glance:
+
+- 01 alpha: ``tinytorch/alpha.py`` with ``double(x)``; records one metric.
+- 02 beta:  ``tinytorch/beta.py`` with ``triple(x)``; builds on 01.
+- 03 gamma: its test imports ``tinytorch.gamma``, which does not exist yet, like a kata whose
+  module the learner has not reached.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MANIFEST = '''
+[[kata]]
+id = "01"
+slug = "alpha"
+title = "Alpha"
+tier = "Foundation"
+summary = "a function that doubles"
+prerequisites = []
+timeout = {timeout}
+points = 10
+modules = ["alpha.py"]
+timeout_advice = "Alpha advice: vectorize the loop."
+hints = ["First alpha hint.", "Second alpha hint."]
+reflect = ["Why double?"]
+
+[[kata]]
+id = "02"
+slug = "beta"
+title = "Beta"
+tier = "Foundation"
+summary = "a function that triples"
+prerequisites = ["01"]
+timeout = 30
+points = 20
+modules = ["beta.py"]
+timeout_advice = "Beta advice."
+hints = ["Only beta hint."]
+
+[[kata]]
+id = "03"
+slug = "gamma"
+title = "Gamma"
+tier = "Architecture"
+summary = "a module that does not exist yet"
+prerequisites = ["02"]
+timeout = 30
+points = 30
+modules = ["gamma.py"]
+timeout_advice = "Gamma advice."
+hints = ["Only gamma hint."]
+'''
+
+REFERENCE = {
+    "__init__.py": 'WHICH = "reference"\n',
+    "alpha.py": '''
+def double(x):
+    """Twice x."""
+    # BEGIN SOLUTION
+    return 2 * x
+    # END SOLUTION
+''',
+    "beta.py": '''
+def triple(x):
+    # BEGIN SOLUTION
+    return 3 * x
+    # END SOLUTION
+''',
+}
+
+TESTS = {
+    "01_alpha/test_alpha.py": '''
+from tinytorch.alpha import double
+
+def test_double_of_two():
+    assert double(2) == 4
+
+def test_double_of_minus_one():
+    assert double(-1) == -2
+
+def test_metric(metrics):
+    metrics.record("bytes of nothing", double(2048), "bytes")
+''',
+    "02_beta/test_beta.py": '''
+from tinytorch.beta import triple
+
+def test_triple():
+    assert triple(2) == 6
+''',
+    "03_gamma/test_gamma.py": '''
+from tinytorch.gamma import nothing
+
+def test_gamma():
+    assert nothing()
+''',
+}
+
+
+@dataclass
+class Project:
+    """A miniature project in ``path``, driven through pytest in a subprocess."""
+
+    pytester: pytest.Pytester
+    path: Path
+
+    def write(self, relative: str, text: str) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def solve(self, *modules: str, wrong: bool = False) -> None:
+        """Copy reference modules into the student package (or break them)."""
+        for module in modules:
+            text = REFERENCE[module]
+            if wrong:
+                text = text.replace(" * x", " * x + 1")
+            self.write(f"tinytorch/{module}", text)
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+    @property
+    def progress(self) -> dict:
+        return json.loads((self.path / ".tinytorch-progress.json").read_text())
+
+
+@pytest.fixture
+def make_project(pytester: pytest.Pytester):
+    """Build the miniature project (again) in pytester's folder; returns a Project."""
+    return lambda timeout=30: _build(pytester, timeout)
+
+
+@pytest.fixture
+def project(make_project) -> Project:
+    return make_project()
+
+
+def _build(pytester: pytest.Pytester, timeout: float) -> Project:
+    path = pytester.path
+    shutil.copy(ROOT / "conftest.py", path / "conftest.py")
+    shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
+    result = Project(pytester, path)
+    result.write("katas/manifest.toml", MANIFEST.format(timeout=timeout))
+    for name, text in TESTS.items():
+        result.write(f"katas/{name}", text)
+    for name, text in REFERENCE.items():
+        result.write(f"reference/tinytorch/{name}", text)
+    from pytest_tinytorch import stubs
+    from pytest_tinytorch.manifest import load
+
+    stubs.write(load(path))
+    result.write("tinytorch/__init__.py", 'WHICH = "student"\n')
+    return result
