@@ -49,4 +49,5 @@ def metrics(request: pytest.FixtureRequest) -> MetricRecorder:
 
 
 def from_report(report: pytest.TestReport) -> list[Metric]:
-    return [Metric(**value) for key, value in report.user_properties if key == PROPERTY]
+    return [Metric(**value) for key, value in report.user_properties  # type: ignore[arg-type]
+            if key == PROPERTY]

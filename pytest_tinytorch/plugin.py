@@ -101,33 +101,40 @@ class KataEngine:
         self.impl: str = config.option.tinytorch_impl
         self.package = implementation.activate(self.root, self.impl)
         self.is_worker = hasattr(config, "workerinput")
-        self.progress = Progress.load(self.root) if not self.is_worker else None
+        self.progress: Progress | None = None
         self.runs: dict[str, KataRun] = {}
         self.verdicts: dict[str, bool] = {}
         self.unlocked_now: Kata | None = None
         if self.is_worker:
-            chosen = config.workerinput[WORKER_KEY]
+            chosen = config.workerinput[WORKER_KEY]  # type: ignore[attr-defined]
             self.statuses = {k: Status(v) for k, v in chosen["statuses"].items()}
             self.selection = selection.Selection(tuple(chosen["katas"]), chosen["focus"],
                                                  tuple(chosen["whole"]))
-        else:
-            student = implementation.package_dir(self.root, "student")
-            self.statuses = statuses(curriculum, self.progress, student)
-            try:
-                self.selection = selection.choose(
-                    curriculum, self.statuses,
-                    kata=config.option.tinytorch_kata,
-                    next_kata=config.option.tinytorch_next,
-                    no_gate=config.option.tinytorch_no_gate,
-                    paths=self._argument_paths(),
-                    narrowed=self._narrowed(),
-                )
-            except (selection.GateError, ManifestError) as error:
-                raise pytest.UsageError(str(error)) from None
+            return
+        self.progress = Progress.load(self.root)
+        student = implementation.package_dir(self.root, "student")
+        self.statuses = statuses(curriculum, self.progress, student)
+        try:
+            self.selection = selection.choose(
+                curriculum, self.statuses,
+                kata=config.option.tinytorch_kata,
+                next_kata=config.option.tinytorch_next,
+                no_gate=config.option.tinytorch_no_gate,
+                paths=self._argument_paths(),
+                narrowed=self._narrowed(),
+            )
+        except (selection.GateError, ManifestError) as error:
+            raise pytest.UsageError(str(error)) from None
 
     def _argument_paths(self) -> list[Path]:
         base = self.config.invocation_params.dir
         return [base / arg.split("::")[0] for arg in self.config.args]
+
+    def _touches_katas(self) -> bool:
+        """Whether the command line asks for katas (not, say, only the project's tests/)."""
+        katas = self.curriculum.katas_dir.resolve()
+        return any(katas.is_relative_to(path.resolve()) or path.resolve().is_relative_to(katas)
+                   for path in self._argument_paths())
 
     def _narrowed(self) -> bool:
         option = self.config.option
@@ -206,6 +213,8 @@ class KataEngine:
         lines = []
         if self.progress is not None and self.progress.problem:
             lines.append(f"tinytorch: {self.progress.problem}")
+        if not self._touches_katas():
+            return lines
         where = self.package.relative_to(self.root).as_posix()
         lines.append(f"tinytorch: testing the {self.impl} implementation in {where}/")
         if self.selection.focus is not None:
@@ -301,7 +310,8 @@ class KataEngine:
             for todo in todos:
                 terminal.line(f"  {todo.where.ljust(width)}  {todo.function}")
         if run.collection_errors:
-            terminal.line(f"{run.collection_errors} test file(s) could not be imported: see the errors above.")
+            terminal.line(f"{run.collection_errors} test file(s) could not be imported: "
+                          f"see the errors above.")
         shown = self.progress.hints.get(kata.id, 1) if self.progress else 1
         shown = min(shown, len(kata.hints))
         terminal.line(f"Hint {shown} of {len(kata.hints)}: {kata.hints[shown - 1]}")
@@ -323,7 +333,7 @@ def _show_first_failure_only(terminal) -> None:
     """In --next, show the first real failure in full and the others as one line each."""
     failed = terminal.stats.get("failed", [])
     failed.sort(key=lambda r: (r.location[0], r.location[1] or 0, r.nodeid))
-    for report in failed[1:]:
-        crash = getattr(report.longrepr, "reprcrash", None)
+    for later in failed[1:]:
+        crash = getattr(later.longrepr, "reprcrash", None)
         if crash is not None:
-            report.longrepr = f"{crash.path}:{crash.lineno}: {crash.message}"
+            later.longrepr = f"{crash.path}:{crash.lineno}: {crash.message}"

@@ -45,8 +45,9 @@ class Progress:
             return cls(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError(f"unknown format {data.get('format') if isinstance(data, dict) else type(data).__name__!r}")
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            if found != FORMAT:
+                raise ValueError(f"unknown format {found!r}")
             passed = data.get("passed", {})
             hints = data.get("hints", {})
             if not isinstance(passed, dict) or not all(isinstance(v, dict) for v in passed.values()):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from pathlib import Path
 
 from .manifest import Curriculum
 
@@ -52,7 +51,8 @@ def stub_source(source: str, qualname_prefix: str, where: str) -> str:
             if owner is None:
                 raise StubError(f"{where}:{number}: a solution region must sit inside a function")
             indent = line[: len(line) - len(line.lstrip())]
-            output.append(f'{indent}raise NotImplementedError("{owner}: {STUB_MESSAGE} ({qualname_prefix})")\n')
+            message = f"{owner}: {STUB_MESSAGE} ({qualname_prefix})"
+            output.append(f'{indent}raise NotImplementedError("{message}")\n')
         elif marker == END:
             if not begin_line:
                 raise StubError(f"{where}:{number}: {END} without a matching {BEGIN}")

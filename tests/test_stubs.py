@@ -52,7 +52,8 @@ def test_the_raise_keeps_the_regions_indentation():
 @pytest.mark.parametrize("source, problem", [
     ("def f():\n    # BEGIN SOLUTION\n    return 1\n", "never closed"),
     ("def f():\n    return 1\n    # END SOLUTION\n", "without a matching"),
-    ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", "inside the region"),
+    ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n",
+     "inside the region"),
     ("# BEGIN SOLUTION\nX = 1\n# END SOLUTION\n", "inside a function"),
 ])
 def test_malformed_markers_are_errors_with_a_location(source, problem):
@@ -74,7 +75,8 @@ def test_check_reports_drift_and_write_repairs_it(project):
 
 
 def test_a_module_with_regions_must_belong_to_a_kata(project):
-    project.write("reference/tinytorch/orphan.py", "def f():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n")
+    orphan = "def f():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n"
+    project.write("reference/tinytorch/orphan.py", orphan)
     with pytest.raises(stubs.StubError, match="orphan.py has solution regions but no kata"):
         stubs.generate(load(project.path))
 
