@@ -102,6 +102,7 @@ class KataEngine:
         self.package = implementation.activate(self.root, self.impl)
         self.is_worker = hasattr(config, "workerinput")
         self.progress: Progress | None = None
+        self.started_stale: set[str] = set()
         self.runs: dict[str, KataRun] = {}
         self.verdicts: dict[str, bool] = {}
         self.unlocked_now: Kata | None = None
@@ -114,6 +115,7 @@ class KataEngine:
         self.progress = Progress.load(self.root)
         student = implementation.package_dir(self.root, "student")
         self.statuses = statuses(curriculum, self.progress, student)
+        self.started_stale = {k for k, s in self.statuses.items() if s == Status.STALE}
         try:
             self.selection = selection.choose(
                 curriculum, self.statuses,
@@ -287,6 +289,9 @@ class KataEngine:
     def _kata_summary(self, terminal, run: KataRun) -> None:
         kata = run.kata
         terminal.line("")
+        if kata.id in self.started_stale:
+            terminal.line(f"Kata {kata.label} passed before; your code changed since, so it was "
+                          f"checked again.")
         if self.verdicts.get(kata.id):
             terminal.line(f"Kata {kata.label} passed ({run.tests_passed} tests).", green=True)
             table = run.metrics()
