@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pytest
 
 PROPERTY = "tinytorch_metric"
-UNITS = ("bytes", "FLOPs", "MACs", "parameters", "seconds", "ratio", "count", "samples/s", "%")
+UNITS = ("bytes", "FLOPs", "MACs", "parameters", "seconds", "ratio", "count", "samples/s", "%",
+         "nats")  # nats: a loss value (natural-log units)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class Tensor:
         # tensor, and backward() fills .grad of every tensor that requires it.
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
-        self.grad_fn = None
+        self.grad_fn: Any = None
         raise NotImplementedError("Tensor.__init__: not implemented yet (kata 01 Tensor)")
 
     # -- what a tensor is ---------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""Kata 02: activations, the non-linear functions between a network's layers.
+
+Without them, a stack of linear layers collapses into one linear layer: ``(x @ A) @ B`` is
+``x @ (A @ B)``. An activation bends the function so that depth buys expressive power.
+
+Each activation is a small class with ``forward(x)``: it reads the NumPy array ``x.data``,
+computes the result with NumPy and returns a NEW Tensor (the input is never modified).
+Calling the object, ``ReLU()(x)``, runs ``forward``. Kata 05 (Autograd) wraps each class's
+``forward`` so that its output also remembers how to send gradients back: keep the
+computation inside ``forward``.
+
+Numerical stability is the theme of this kata. ``exp`` overflows float32 above about 88.7
+(float64 above about 709.8), so formulas that are fine on paper return ``inf`` or ``nan``
+for the large values real networks produce. Each docstring below says how to avoid that.
+Float32 inputs give float32 outputs: use Python floats (not NumPy float64 scalars) for
+constants, so NumPy keeps the input's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+GELU_COEFFICIENT = 0.044715
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+class Activation:
+    """Shared behaviour: calling an activation runs its ``forward``."""
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+
+class ReLU(Activation):
+    """Rectified linear unit: ``max(x, 0)`` element-wise.
+
+    Cheap (one comparison per element) and its gradient is 1 wherever the unit is active,
+    which is why it made deep networks trainable.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("ReLU.forward: not implemented yet (kata 02 Activations)")
+
+
+class Sigmoid(Activation):
+    """The logistic function ``1 / (1 + exp(-x))``, squashing any number into (0, 1).
+
+    Written as it stands, ``exp(-x)`` overflows for large negative ``x`` (float32: below
+    about -88.7). Both of these are the same function:
+
+    - for ``x >= 0``: ``1 / (1 + exp(-x))``
+    - for ``x < 0``:  ``exp(x) / (1 + exp(x))``
+
+    and in each one the exponent is never positive. With ``z = exp(-|x|)`` (always in
+    (0, 1]) they read ``1 / (1 + z)`` and ``z / (1 + z)``: pick one per element with
+    ``np.where``. No overflow, no warning, for any input.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("Sigmoid.forward: not implemented yet (kata 02 Activations)")
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent, squashing into (-1, 1); zero-centred, unlike Sigmoid.
+
+    ``(exp(x) - exp(-x)) / (exp(x) + exp(-x))`` gives ``inf / inf = nan`` for large ``|x|``;
+    ``np.tanh`` is stable everywhere.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("Tanh.forward: not implemented yet (kata 02 Activations)")
+
+
+class GELU(Activation):
+    """Gaussian error linear unit, the activation of BERT and GPT: ``x * Phi(x)``.
+
+    ``Phi`` is the standard normal CDF, which needs ``erf`` (NumPy has none), so TinyTorch
+    uses the tanh approximation, exactly as GPT-2 did::
+
+        0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))
+
+    The constants are ``SQRT_2_OVER_PI`` and ``GELU_COEFFICIENT`` above. Unlike ReLU it is
+    smooth, and slightly negative for small negative ``x``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("GELU.forward: not implemented yet (kata 02 Activations)")
+
+
+class Softmax(Activation):
+    """Turn scores ("logits") into probabilities along ``axis``: ``exp(x) / sum(exp(x))``.
+
+    Every slice along ``axis`` becomes positive and sums to 1. ``axis`` is any valid axis of
+    the input, negative ones included: for logits of shape (batch, classes) it is -1 (the
+    default); for attention scores of shape (batch, queries, keys) it is the keys' axis.
+
+    Stability: ``exp(1000)`` is ``inf`` and ``inf / inf`` is ``nan``. Softmax does not change
+    when the same constant is subtracted from every score of a slice (it cancels between
+    numerator and denominator), so subtract each slice's maximum first (``keepdims=True``
+    keeps the axis so it broadcasts back). The largest exponent is then exactly 0.
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("Softmax.forward: not implemented yet (kata 02 Activations)")
+
+
+class LogSoftmax(Activation):
+    """The logarithm of Softmax along ``axis``, computed without ever taking ``log(0)``.
+
+    ``log(softmax(x))`` fails for very negative scores: their probability underflows to 0
+    and the log becomes ``-inf``, although the true value is an ordinary number (for scores
+    [0, -1000] it is [0, -1000]). Work in log space instead: with ``m`` the maximum of the
+    slice,
+
+        log_softmax(x) = (x - m) - log(sum(exp(x - m)))
+
+    The sum is at least 1 (the maximum contributes exp(0)), so the log is always finite.
+    Cross-entropy (kata 04) is built on this identity.
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("LogSoftmax.forward: not implemented yet (kata 02 Activations)")

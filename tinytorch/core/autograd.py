@@ -1,0 +1,611 @@
+"""Kata 05: automatic differentiation, the engine that makes every network trainable.
+
+Reverse-mode autodiff in three ideas:
+
+1. **Record.** Every operation on tensors that require gradients remembers how its output
+   was made: ``out.grad_fn`` is a :class:`Function` that keeps the input tensors (and the
+   output's array). Following ``grad_fn.inputs`` backwards from a loss walks the whole
+   computation: a directed acyclic graph whose leaves are the tensors you created
+   (parameters, data).
+2. **Local rules.** Each Function knows one thing, its chain rule: given ``grad``, the
+   gradient of the final result with respect to its output, return the gradient with
+   respect to each input. For ``out = a * b``: ``grad * b`` for ``a`` and ``grad * a`` for
+   ``b``. These are vector-Jacobian products: nobody ever builds a Jacobian matrix.
+3. **One sweep.** ``loss.backward()`` visits the graph once, outputs before inputs
+   (reverse topological order), handing each Function the sum of all the gradients that
+   reached its output, until the leaves receive their ``.grad``.
+
+Nothing in katas 01-04 changes. ``enable_autograd()`` wraps the Tensor operations of kata
+01 and the ``forward`` of the activations (kata 02) and losses (kata 04): the wrapper runs
+the original, then records the Function. Layers (kata 03) are built from Tensor operations,
+so they become differentiable for free.
+
+What you write: the gradient helpers :func:`unbroadcast` and :func:`unreduce`, the
+``backward`` of every Function, :func:`topological_order`, :func:`backpropagate` (which
+becomes ``Tensor.backward``) and :func:`no_grad`. The recording machinery at the end of the
+file is given: read it to see how the graph gets built.
+
+Shapes and dtypes: a gradient always has exactly the shape of the tensor it belongs to,
+and a leaf's ``.grad`` has the leaf's dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .activations import GELU_COEFFICIENT, SQRT_2_OVER_PI
+from .tensor import Tensor
+
+Axis = int | tuple[int, ...] | None
+Gradients = tuple[np.ndarray | None, ...]
+
+_grad_enabled = True
+
+
+# -- grad mode ------------------------------------------------------------------------------
+
+def is_grad_enabled() -> bool:
+    """Whether operations record a graph right now (False inside ``with no_grad():``)."""
+    return _grad_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Within ``with no_grad():`` no operation records a graph.
+
+    Use it where gradients are not wanted: evaluating a model, or an optimizer updating
+    parameters. Outputs then have ``requires_grad=False`` and no ``grad_fn``, and the
+    intermediate arrays are freed as soon as they are not used any more.
+
+    It nests (an inner block must not switch recording back on when it ends) and restores
+    the previous state on the way out even when the block raises: set the module's
+    ``_grad_enabled`` with a ``global`` statement, and restore it in ``finally``.
+    """
+    global _grad_enabled
+    raise NotImplementedError("no_grad: not implemented yet (kata 05 Autograd)")
+
+
+# -- the gradients of broadcasting and of reductions ---------------------------------------
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the gradient of broadcasting.
+
+    ``bias + batch`` with ``bias`` of shape (3,) and ``batch`` of shape (4, 3) uses every
+    bias value 4 times, so the bias's gradient is the SUM of the 4 rows of ``grad``. In
+    general broadcasting (a) adds leading axes and (b) stretches axes of size 1; undo both:
+    sum over the extra leading axes, then over every axis where ``shape`` has a 1 and
+    ``grad`` does not (``keepdims=True`` keeps that axis as size 1).
+
+    ``unbroadcast(ones((2, 3)), (2, 1))`` is ``[[3.], [3.]]``; ``unbroadcast(ones((4, 3)),
+    (3,))`` is ``[4., 4., 4.]``. A gradient that already has ``shape`` comes back as is.
+    """
+    raise NotImplementedError("unbroadcast: not implemented yet (kata 05 Autograd)")
+
+
+def unreduce(grad: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> np.ndarray:
+    """Spread the gradient of a reduction back over the ``shape`` of its input.
+
+    ``x.sum(axis=1)`` turns ``x`` of shape (2, 3) into shape (2,); every element of a row
+    contributed to that row's sum, so each receives the row's gradient: put the reduced
+    axes back as size 1 (unless ``keepdims`` kept them) and broadcast to ``shape``.
+    ``axis`` is None (every axis), an int or a tuple of ints, possibly negative.
+
+    ``unreduce(array([1., 2.]), (2, 3), axis=1, keepdims=False)`` is
+    ``[[1, 1, 1], [2, 2, 2]]``. Sum, Mean and Max all start from this.
+    """
+    raise NotImplementedError("unreduce: not implemented yet (kata 05 Autograd)")
+
+
+# -- Function: one recorded operation -----------------------------------------------------
+
+class Function:
+    """One operation in the graph, and its chain rule.
+
+    Made by the recording machinery right after an operation runs, with:
+
+    - ``inputs``: the input Tensors, in order (``a`` and ``b`` of ``a - b``; Python numbers
+      and arrays were turned into constant Tensors that do not require grad);
+    - ``output``: the output's NumPy array (the array, not the Tensor: a Tensor pointing to
+      its Function pointing back to it would be a reference cycle);
+    - ``arguments``: the operation's other arguments by name (``axis``, ``keepdims``...).
+
+    Subclasses implement ``backward``. Everything a Function keeps stays alive as long as
+    the graph does: that is the memory cost of training (see this kata's systems tests).
+    """
+
+    def __init__(self, inputs: tuple[Tensor, ...], output: Tensor, **arguments: Any) -> None:
+        self.inputs = inputs
+        self.output = output.data
+        self.arguments = arguments
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        """Given ``grad`` (shape of the output), the gradient for each input, in order.
+
+        An entry may be None for an input that can never need a gradient (class indices).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define backward()")
+
+    def input_gradients(self, grad: np.ndarray) -> list[tuple[Tensor, np.ndarray]]:
+        """Run ``backward`` and pair each gradient with its input, checking the answer.
+
+        Inputs that do not require grad (constants, data) are left out, and so are None
+        gradients. A gradient of the wrong shape is a bug in a backward rule, reported
+        here instead of surfacing later as a puzzling broadcast.
+        """
+        name = type(self).__name__
+        gradients = self.backward(grad)
+        if len(gradients) != len(self.inputs):
+            raise RuntimeError(f"{name}.backward returned {len(gradients)} gradients for "
+                               f"{len(self.inputs)} inputs: return one per input, in order")
+        pairs = []
+        for index, (tensor, gradient) in enumerate(zip(self.inputs, gradients)):
+            if gradient is None or not tensor.requires_grad:
+                continue
+            gradient = np.asarray(gradient)
+            if gradient.shape != tensor.shape:
+                raise RuntimeError(
+                    f"{name}.backward returned a gradient of shape {gradient.shape} for input "
+                    f"{index}, which has shape {tensor.shape}: a gradient has the shape of its "
+                    f"input (sum over broadcast axes with unbroadcast)")
+            pairs.append((tensor, gradient))
+        return pairs
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+# -- element-wise arithmetic: inputs (a, b), broadcast against each other ------------------
+
+class AddBackward(Function):
+    """``a + b``: the gradient passes through unchanged to both, summed to their shapes."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        a, b = self.inputs
+        raise NotImplementedError("AddBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class SubBackward(Function):
+    """``a - b``."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        a, b = self.inputs
+        raise NotImplementedError("SubBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class MulBackward(Function):
+    """``a * b``: each input's gradient is ``grad`` times the OTHER input."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        a, b = self.inputs
+        raise NotImplementedError("MulBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class DivBackward(Function):
+    """``a / b``: d/da = 1/b, d/db = -a / b**2."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        a, b = self.inputs
+        raise NotImplementedError("DivBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class NegBackward(Function):
+    """``-a``."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        raise NotImplementedError("NegBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class PowBackward(Function):
+    """``base ** exponent``: d/dbase = exponent * base ** (exponent - 1).
+
+    The exponent is usually a constant (``x ** 2``). If it is a Tensor that requires grad,
+    its gradient is ``output * log(base)``; compute that only then (``log`` of a negative
+    base is nan, and a constant exponent does not need it).
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        base, exponent = self.inputs
+        raise NotImplementedError("PowBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class ExpBackward(Function):
+    """``exp(a)`` is its own derivative: reuse the output instead of recomputing it."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        raise NotImplementedError("ExpBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class LogBackward(Function):
+    """``log(a)``: d/da = 1/a."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        raise NotImplementedError("LogBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+# -- matrix multiplication ----------------------------------------------------------------
+
+class MatMulBackward(Function):
+    """``a @ b`` with a (..., n, k) and b (..., k, m): grad (..., n, m).
+
+    ``grad_a = grad @ b^T`` (shape (..., n, k)) and ``grad_b = a^T @ grad`` (..., k, m),
+    where ^T swaps the LAST TWO axes only (``np.swapaxes(x, -1, -2)``; ``x.T`` reverses all
+    of them, wrong for batches). Leading (batch) axes broadcast like any other operation,
+    so unbroadcast each result: ``(8, n, k) @ (k, m)`` shares the one weight matrix across
+    the batch, and its gradient is the sum over the batch.
+
+    Vectors: a 1-D ``a`` acts as a row (1, k) and a 1-D ``b`` as a column (k, 1), and NumPy
+    drops that axis from the output. Put it back into ``grad`` (``np.expand_dims``), compute
+    as for matrices, then reshape each gradient to its input's shape.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        a, b = self.inputs
+        raise NotImplementedError("MatMulBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+# -- reductions: arguments axis and keepdims ----------------------------------------------
+
+class SumBackward(Function):
+    """``a.sum(axis, keepdims)``: every element that was summed gets the sum's gradient."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        axis, keepdims = self.arguments["axis"], self.arguments["keepdims"]
+        raise NotImplementedError("SumBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class MeanBackward(Function):
+    """``a.mean(axis, keepdims)``: like Sum, divided by how many elements each mean averaged."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        axis, keepdims = self.arguments["axis"], self.arguments["keepdims"]
+        raise NotImplementedError("MeanBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class MaxBackward(Function):
+    """``a.max(axis, keepdims)``: the gradient goes to the element(s) that were the maximum.
+
+    Ties: when several elements share the maximum, the gradient is split EVENLY among them
+    (``[3, 1, 3].max()`` sends 0.5 to each 3). That is what central finite differences
+    measure for a tie of two, and it keeps the rule symmetric. Find the winners by comparing
+    ``a`` with the output spread back with :func:`unreduce`, then divide by how many won.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        axis, keepdims = self.arguments["axis"], self.arguments["keepdims"]
+        raise NotImplementedError("MaxBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+# -- shape --------------------------------------------------------------------------------
+
+class ReshapeBackward(Function):
+    """``a.reshape(*shape)``: the same elements in the same order, so reshape ``grad`` back."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        raise NotImplementedError("ReshapeBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class TransposeBackward(Function):
+    """``a.transpose(dim0, dim1)``: swapping the same two axes again undoes it."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        dim0, dim1 = self.arguments["dim0"], self.arguments["dim1"]
+        raise NotImplementedError("TransposeBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class GetItemBackward(Function):
+    """``a[index]``: scatter ``grad`` into zeros of ``a``'s shape at ``index``.
+
+    An index may pick the same element twice (``embedding[[3, 0, 3]]``), and then that
+    element must receive BOTH gradients. ``full[index] += grad`` silently keeps only one of
+    them (NumPy's buffered assignment); ``np.add.at(full, index, grad)`` adds every one.
+    ``numpy_index(...)`` turns Tensors inside the index into arrays.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (a,) = self.inputs
+        index = numpy_index(self.arguments["index"])
+        raise NotImplementedError("GetItemBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+def numpy_index(index: Any) -> Any:
+    """An index as NumPy understands it: Tensors inside it replaced by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(item.data if isinstance(item, Tensor) else item for item in index)
+    return index
+
+
+# -- activations (kata 02): input x; the output is usually the cheapest way back ----------
+
+class ReLUBackward(Function):
+    """ReLU passes the gradient where the input was positive and blocks it elsewhere.
+
+    At exactly 0 the derivative is undefined; the convention (PyTorch's too) is 0.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (x,) = self.inputs
+        raise NotImplementedError("ReLUBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class SigmoidBackward(Function):
+    """With ``s`` the output: d/dx sigmoid(x) = s * (1 - s)."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        raise NotImplementedError("SigmoidBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class TanhBackward(Function):
+    """With ``t`` the output: d/dx tanh(x) = 1 - t**2."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        raise NotImplementedError("TanhBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class GELUBackward(Function):
+    """The tanh approximation ``0.5 x (1 + tanh(u))`` with ``u = c (x + k x**3)``.
+
+    Product rule, with ``c = SQRT_2_OVER_PI`` and ``k = GELU_COEFFICIENT``:
+    ``0.5 (1 + tanh u) + 0.5 x (1 - tanh(u)**2) c (1 + 3 k x**2)``.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        (x,) = self.inputs
+        raise NotImplementedError("GELUBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class SoftmaxBackward(Function):
+    """Softmax along ``axis`` (an argument); ``s`` is the output.
+
+    Every output of a slice depends on every input of that slice: the Jacobian is
+    ``diag(s) - s s^T``. Its vector product needs no matrix:
+    ``s * (grad - sum(grad * s, axis, keepdims=True))``. (``s * (1 - s)`` is only the
+    diagonal: wrong as soon as the gradient differs between the outputs of a slice.)
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        axis = self.arguments["axis"]
+        raise NotImplementedError("SoftmaxBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class LogSoftmaxBackward(Function):
+    """LogSoftmax along ``axis``; its output is ``log s``, so ``s = exp(output)``.
+
+    The vector-Jacobian product is ``grad - s * sum(grad, axis, keepdims=True)``.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        axis = self.arguments["axis"]
+        raise NotImplementedError("LogSoftmaxBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+# -- losses (kata 04): inputs (prediction, target), a scalar mean over the batch ----------
+
+class MSELossBackward(Function):
+    """``mean((prediction - target)**2)`` over every element: ``2 (p - t) / n`` for the
+    prediction, the opposite for the target (the shapes are equal: kata 04 checks)."""
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        prediction, target = self.inputs
+        raise NotImplementedError("MSELossBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class CrossEntropyLossBackward(Function):
+    """Logits (N, C) and class indices (N,): ``(softmax(logits) - one_hot(target)) / N``.
+
+    The classic result: softmax and the log of cross-entropy cancel into "probabilities
+    minus the truth". Compute softmax stably (subtract each row's maximum). The target is
+    a class index, not something to differentiate: its gradient is None.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        logits, target = self.inputs
+        raise NotImplementedError("CrossEntropyLossBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class BCELossBackward(Function):
+    """Binary cross-entropy of probabilities ``p`` against targets ``t``, mean over n.
+
+    ``-(t log p + (1 - t) log(1 - p))`` gives ``(p - t) / (p (1 - p)) / n`` for ``p`` and
+    ``log((1 - p) / p) / n`` for ``t``. The forward clips ``p`` to ``[BCE_EPSILON,
+    1 - BCE_EPSILON]`` in float64 (kata 04): use the same clipped ``p``, so the gradient of
+    a confident mistake is large but finite.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        from ..nn.losses import BCE_EPSILON  # here, not at the top: tinytorch.nn imports core
+
+        prediction, target = self.inputs
+        raise NotImplementedError("BCELossBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+class BCEWithLogitsLossBackward(Function):
+    """BCE on logits ``z``: ``(sigmoid(z) - t) / n`` for ``z`` and ``-z / n`` for ``t``.
+
+    Compute the sigmoid without overflow, as in kata 02.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        logits, target = self.inputs
+        raise NotImplementedError("BCEWithLogitsLossBackward.backward: not implemented yet (kata 05 Autograd)")
+
+
+# -- the backward pass ------------------------------------------------------------------------
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor ``root`` depends on through tensors that require grad, each ONCE, in
+    an order where each tensor comes after all the tensors it was computed from (``root``
+    is last). Walk ``tensor.grad_fn.inputs``; leaves have ``grad_fn`` None; skip inputs
+    that do not require grad (constants and data need no gradient).
+
+    Two traps. A tensor reached by several paths (``y = x * x``, or a residual ``x + f(x)``)
+    must still appear once: remember what you visited (by ``id(tensor)``). And a recursive
+    depth-first search dies with ``RecursionError`` on a graph 1,000 operations deep (a
+    long sequence, an RNN): use a loop and your own stack. A stack entry can say whether a
+    tensor's inputs are done: push ``(tensor, False)``; when you pop it, push
+    ``(tensor, True)`` and then its inputs; when ``(tensor, True)`` comes off the stack,
+    all its inputs have been placed, so place it.
+    """
+    raise NotImplementedError("topological_order: not implemented yet (kata 05 Autograd)")
+
+
+def backpropagate(self: Tensor, gradient: Tensor | np.ndarray | float | None = None) -> None:
+    """``tensor.backward(gradient=None)``: fill ``.grad`` of every leaf this tensor depends on.
+
+    - ``gradient`` is d(final result)/d(this tensor), of this tensor's shape. A one-element
+      tensor (a loss) may omit it: it is 1. Otherwise raise ``ValueError`` naming the
+      tensor's shape (also for a ``gradient`` of the wrong shape). A tensor that does not
+      require grad has no graph: raise ``ValueError`` saying so.
+    - Keep a dict ``{id(tensor): gradient array}``. Go through :func:`topological_order`
+      in REVERSE (this tensor first): pop the tensor's gradient (popping frees it once
+      used); for a Function's output, ``tensor.grad_fn.input_gradients(grad)`` gives
+      ``(input, gradient)`` pairs: ADD each into the dict (several paths reach the same
+      tensor: their contributions sum).
+    - At a leaf (``grad_fn`` None), ACCUMULATE into ``leaf.grad``, a new Tensor of the
+      leaf's dtype: ``grad`` if it was None, else the old ``grad`` plus this one. Calling
+      backward twice adds up, which is what lets a training loop sum over micro-batches;
+      setting ``leaf.grad = None`` (zero_grad, kata 06) starts afresh. Only leaves get
+      ``.grad``; intermediate gradients disappear with the dict.
+
+    The graph is kept, so ``backward`` may be called on it again.
+    """
+    raise NotImplementedError("backpropagate: not implemented yet (kata 05 Autograd)")
+
+
+# -- recording (given): how enable_autograd() makes operations build the graph -------------
+
+# Tensor method -> (its Function, the method's parameters that are the Function's inputs, in
+# the Function's order: a reflected operator such as 2 - x is x.__rsub__(2), inputs (2, x)).
+TENSOR_OPERATIONS: dict[str, tuple[type[Function], tuple[str, ...]]] = {
+    "__add__": (AddBackward, ("self", "other")),
+    "__radd__": (AddBackward, ("other", "self")),
+    "__sub__": (SubBackward, ("self", "other")),
+    "__rsub__": (SubBackward, ("other", "self")),
+    "__mul__": (MulBackward, ("self", "other")),
+    "__rmul__": (MulBackward, ("other", "self")),
+    "__truediv__": (DivBackward, ("self", "other")),
+    "__rtruediv__": (DivBackward, ("other", "self")),
+    "__neg__": (NegBackward, ("self",)),
+    "__pow__": (PowBackward, ("self", "exponent")),
+    "exp": (ExpBackward, ("self",)),
+    "log": (LogBackward, ("self",)),
+    "matmul": (MatMulBackward, ("self", "other")),  # __matmul__ calls matmul
+    "sum": (SumBackward, ("self",)),
+    "mean": (MeanBackward, ("self",)),
+    "max": (MaxBackward, ("self",)),
+    "reshape": (ReshapeBackward, ("self",)),
+    "transpose": (TransposeBackward, ("self",)),
+    "__getitem__": (GetItemBackward, ("self",)),
+}
+
+# Class -> (its Function, attributes of the instance the Function needs as arguments).
+ACTIVATIONS: dict[str, tuple[type[Function], tuple[str, ...]]] = {
+    "ReLU": (ReLUBackward, ()),
+    "Sigmoid": (SigmoidBackward, ()),
+    "Tanh": (TanhBackward, ()),
+    "GELU": (GELUBackward, ()),
+    "Softmax": (SoftmaxBackward, ("axis",)),
+    "LogSoftmax": (LogSoftmaxBackward, ("axis",)),
+}
+LOSSES: dict[str, tuple[type[Function], tuple[str, ...]]] = {
+    "MSELoss": (MSELossBackward, ()),
+    "CrossEntropyLoss": (CrossEntropyLossBackward, ()),
+    "BCELoss": (BCELossBackward, ()),
+    "BCEWithLogitsLoss": (BCEWithLogitsLossBackward, ()),
+}
+
+
+def enable_autograd() -> None:
+    """Wake the dormant gradients: from now on, operations record the graph.
+
+    Replaces each Tensor operation of ``TENSOR_OPERATIONS``, and ``forward`` of each class
+    of ``ACTIVATIONS`` and ``LOSSES``, with a wrapper that runs the original and then
+    records (see :func:`record`); installs :func:`backpropagate` as ``Tensor.backward``.
+    Values, dtypes and errors stay exactly those of katas 01-04. Calling it again changes
+    nothing: a method that already records is not wrapped twice.
+    """
+    from ..nn import losses
+    from . import activations
+
+    for name, (function, operands) in TENSOR_OPERATIONS.items():
+        _install(Tensor, name, function, operands, ())
+    for module, table, operands in ((activations, ACTIVATIONS, ("x",)),
+                                    (losses, LOSSES, ("prediction", "target"))):
+        for class_name, (function, attributes) in table.items():
+            _install(getattr(module, class_name), "forward", function, operands, attributes)
+    Tensor.backward = backpropagate  # type: ignore[method-assign]
+
+
+def record(output: Tensor, function: type[Function], inputs: tuple[Tensor, ...],
+           **arguments: Any) -> Tensor:
+    """Attach ``function`` to ``output`` if gradients can flow through it.
+
+    That is when grad mode is on and at least one input requires grad; then the output
+    requires grad too, and ``output.grad_fn`` remembers the inputs. Otherwise (data only,
+    or inside ``no_grad()``) nothing is kept and memory is freed as usual.
+    """
+    if is_grad_enabled() and any(tensor.requires_grad for tensor in inputs):
+        output.requires_grad = True
+        output.grad_fn = function(inputs, output, **arguments)
+    return output
+
+
+def _install(owner: type, name: str, function: type[Function], operands: tuple[str, ...],
+             attributes: tuple[str, ...]) -> None:
+    original = getattr(owner, name)
+    if getattr(original, "records", None) is not None:
+        return
+    setattr(owner, name, _recording(original, function, operands, attributes))
+
+
+def _recording(original: Callable[..., Tensor], function: type[Function],
+               operands: tuple[str, ...], attributes: tuple[str, ...]) -> Callable[..., Tensor]:
+    """``original`` (a method), followed by :func:`record` of ``function``.
+
+    The method's arguments are matched to its parameter names; ``operands`` become the
+    Function's inputs (numbers and arrays as constant Tensors), the remaining parameters
+    (``axis``, ``keepdims``...) and the ``attributes`` of ``self`` its arguments.
+    """
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def method(*args: Any, **kwargs: Any) -> Tensor:
+        output = original(*args, **kwargs)
+        if not is_grad_enabled():
+            return output
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        owner = values["self"]
+        inputs = tuple(_constant_or_tensor(values.pop(name), output.dtype) for name in operands)
+        values.pop("self", None)
+        arguments = {**values, **{name: getattr(owner, name) for name in attributes}}
+        return record(output, function, inputs, **arguments)
+
+    method.records = function  # type: ignore[attr-defined]
+    return method
+
+
+def _constant_or_tensor(value: Any, dtype: np.dtype) -> Tensor:
+    """A Tensor stays itself; anything else becomes a constant Tensor.
+
+    A Python number takes the output's float ``dtype``, as it did in the computation
+    (``float32_tensor * 0.1`` multiplied by float32 0.1), so gradients stay float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)) and dtype.kind == "f":
+        return Tensor(np.asarray(value, dtype=dtype))
+    return Tensor(np.asarray(value))

@@ -1,0 +1,217 @@
+"""Kata 03: layers, the building blocks a network is assembled from.
+
+A ``Module`` is anything with parameters and a ``forward``. Its job is bookkeeping: every
+learnable Tensor (``requires_grad=True``) and every sub-Module assigned as an attribute is
+registered automatically, so ``model.parameters()`` finds all the weights of a network of
+any depth and an optimizer (kata 06) can update them without knowing the architecture.
+
+Layers compute ONLY with Tensor operations (``x @ self.weight + self.bias``, ``x * mask``),
+never with NumPy on ``.data``: once kata 05 teaches the Tensor to record its operations,
+every layer here becomes differentiable without changing a line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..core.tensor import Tensor
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Assigning an attribute registers it (see ``__setattr__``)::
+
+        class TwoLayer(Module):
+            def __init__(self):
+                super().__init__()           # creates the registries: call it first
+                self.hidden = Linear(4, 8)   # a sub-Module: registered as "hidden"
+                self.out = Linear(8, 2)      # registered as "out"
+
+            def forward(self, x):
+                return self.out(ReLU()(self.hidden(x)))
+
+    ``TwoLayer().named_parameters()`` then yields ``hidden.weight``, ``hidden.bias``,
+    ``out.weight``, ``out.bias``. ``training`` is True until ``eval()`` is called.
+    """
+
+    def __init__(self) -> None:
+        # name -> parameter Tensor and name -> sub-Module, in assignment order. Set with
+        # object.__setattr__ because our own __setattr__ needs them to exist.
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set the attribute and keep the registries up to date.
+
+        - a Tensor with ``requires_grad=True`` goes into ``self._parameters[name]``;
+        - a ``Module`` goes into ``self._modules[name]``;
+        - anything else is a plain attribute.
+
+        Assigning a name again replaces its entry (it keeps its place in the order; it is
+        never registered twice), and assigning a non-parameter to a registered name
+        removes it from the registries. If the registries do not exist yet (a subclass
+        assigned an attribute before calling ``super().__init__()``), raise an
+        ``AttributeError`` whose message tells the author to call ``super().__init__()`` first.
+        """
+        raise NotImplementedError("Module.__setattr__: not implemented yet (kata 03 Layers)")
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What the module computes; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``module(x)`` runs ``module.forward(x)``."""
+        raise NotImplementedError("Module.__call__: not implemented yet (kata 03 Layers)")
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield ``(dotted name, module)`` for this module (named ``prefix``, "" at the top)
+        and then, depth first, every sub-module in assignment order: ``""``, ``"encoder"``,
+        ``"encoder.0"``, ... A module registered under two names appears under each.
+        """
+        raise NotImplementedError("Module.named_modules: not implemented yet (kata 03 Layers)")
+
+    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(dotted name, parameter)`` for this module and all its sub-modules.
+
+        Modules come in the order of ``named_modules()``, and each module's own parameters
+        in assignment order, with names joined by dots: ``"weight"``, ``"encoder.weight"``,
+        ``"layers.0.bias"``. A Tensor shared by two modules (weight tying) is yielded once,
+        under the first name it is found with: an optimizer must not update the same weight
+        twice.
+        """
+        raise NotImplementedError("Module.named_parameters: not implemented yet (kata 03 Layers)")
+
+    def parameters(self) -> list[Tensor]:
+        """Every distinct parameter, in the order of ``named_parameters()``."""
+        raise NotImplementedError("Module.parameters: not implemented yet (kata 03 Layers)")
+
+    def train(self, mode: bool = True) -> Module:
+        """Set ``training`` to ``mode`` here and in every sub-module, at any depth.
+
+        Layers such as Dropout behave differently in training and evaluation, and they sit
+        deep inside a model: the flag has to reach them. Returns ``self``.
+        """
+        raise NotImplementedError("Module.train: not implemented yet (kata 03 Layers)")
+
+    def eval(self) -> Module:
+        """Evaluation mode: the same as ``train(False)``."""
+        raise NotImplementedError("Module.eval: not implemented yet (kata 03 Layers)")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``{dotted name: copy of the parameter's array}``, to save or restore the model.
+
+        Copies, not views: a checkpoint must not change when training goes on.
+        """
+        raise NotImplementedError("Module.state_dict: not implemented yet (kata 03 Layers)")
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy the arrays of ``state`` into the parameters of the same names.
+
+        The names must match exactly and every array must have its parameter's shape.
+        Otherwise raise ``ValueError`` naming the missing keys, the unexpected keys and the
+        mismatched shapes, and change nothing: check everything before copying anything.
+        Values are copied into the existing arrays (``np.copyto``), so the parameters stay
+        the same Tensor objects with their own dtype.
+        """
+        raise NotImplementedError("Module.load_state_dict: not implemented yet (kata 03 Layers)")
+
+
+class Linear(Module):
+    """A fully connected layer: ``y = x @ weight + bias``.
+
+    ``weight`` has shape ``(in_features, out_features)`` so that a batch of row vectors
+    ``x`` of shape ``(batch, in_features)`` multiplies it directly (PyTorch stores the
+    transpose). ``bias`` has shape ``(out_features,)`` and broadcasts over every leading
+    dimension. Both are float32 Tensors with ``requires_grad=True``, assigned in that order
+    (``weight``, then ``bias``); with ``bias=False`` there is no ``bias`` parameter and the
+    attribute is ``None``.
+
+    Initialisation: He (Kaiming) uniform, weights drawn from U(-b, b) with
+    ``b = sqrt(6 / in_features)``, and the bias starts at zero. That uniform distribution
+    has variance ``b**2 / 3 = 2 / in_features``. A ReLU zeroes about half of its inputs,
+    halving the signal's second moment; the factor 2 makes up for it, so activations keep
+    the same scale from layer to layer instead of vanishing or exploding with depth.
+    (Xavier/Glorot, variance ``2 / (in + out)``, suits tanh and sigmoid, which zero nothing.)
+
+    ``rng`` is a ``np.random.Generator``, an integer seed or None (fresh randomness):
+    ``np.random.default_rng(rng)`` accepts all three.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        raise NotImplementedError("Linear.__init__: not implemented yet (kata 03 Layers)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x @ weight + bias`` for ``x`` of shape ``(..., in_features)``.
+
+        If the last dimension of ``x`` is not ``in_features``, raise ``ValueError`` before
+        multiplying, with a message that contains the input's shape and
+        ``in_features=<n>`` (the layer's ``repr`` does): a bare matmul error deep inside a
+        model does not say which layer failed.
+        """
+        raise NotImplementedError("Linear.forward: not implemented yet (kata 03 Layers)")
+
+    def __repr__(self) -> str:
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None})")
+
+
+class Sequential(Module):
+    """Apply layers one after the other: ``Sequential(Linear(784, 128), ReLU(), Linear(128, 10))``.
+
+    Any callable can be a step: Modules, and also activation objects from kata 02 (which
+    have no parameters). Module steps are registered as sub-modules named ``"0"``, ``"1"``,
+    ... by their position, so the parameters are named ``"0.weight"``, ``"2.bias"``. Keep
+    every step, in order, in the tuple ``self.steps``: ``len()``, indexing and iteration
+    read it. A step that cannot be called raises ``TypeError`` naming its position
+    (``"step 1"``), at construction rather than in the middle of a forward pass.
+    """
+
+    def __init__(self, *layers: Callable[[Any], Any]) -> None:
+        super().__init__()
+        raise NotImplementedError("Sequential.__init__: not implemented yet (kata 03 Layers)")
+
+    def forward(self, x: Any) -> Any:
+        """Feed ``x`` through every step in order; return the last step's output."""
+        raise NotImplementedError("Sequential.forward: not implemented yet (kata 03 Layers)")
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, index: int) -> Callable[[Any], Any]:
+        return self.steps[index]
+
+    def __iter__(self) -> Iterator[Callable[[Any], Any]]:
+        return iter(self.steps)
+
+
+class Dropout(Module):
+    """Randomly zero elements during training, so no unit can rely on any other one.
+
+    Inverted dropout: in training, each element is kept with probability ``1 - p`` and the
+    kept ones are divided by ``1 - p``, so the expected value of every element is unchanged
+    and evaluation needs no correction: in ``eval()`` mode (and when ``p == 0``) the layer
+    returns its input unchanged.
+
+    ``p`` must be in [0, 1): otherwise raise ``ValueError`` naming ``p`` (``p = 1`` would
+    drop everything and divide by zero). ``rng`` as in ``Linear``; a seeded ``rng`` makes
+    the masks reproducible. The mask is a Tensor of the input's dtype, applied as
+    ``x * mask`` (a Tensor operation, so kata 05 can differentiate it).
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        raise NotImplementedError("Dropout.__init__: not implemented yet (kata 03 Layers)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("Dropout.forward: not implemented yet (kata 03 Layers)")
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
