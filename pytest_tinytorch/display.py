@@ -54,14 +54,18 @@ def metrics_table(kata: Kata, metrics: list[Metric]) -> str:
 
 
 def progress_table(curriculum: Curriculum, statuses: dict[str, Status]) -> str:
-    """The curriculum with each kata's status and points; stale katas keep their points."""
-    rows, earned_total = [], 0
+    """The curriculum with each kata's status and points; stale katas keep their points,
+    given katas (prebuilt by the track) have none."""
+    rows, earned_total, total = [], 0, 0
     for kata in curriculum.katas:
         status = statuses[kata.id]
+        if status == Status.GIVEN:
+            rows.append((status.value, kata.id, kata.title, kata.tier, "-"))
+            continue
         earned = kata.points if status in (Status.PASSED, Status.STALE) else 0
         earned_total += earned
+        total += kata.points
         rows.append((status.value, kata.id, kata.title, kata.tier, f"{earned}/{kata.points}"))
-    total = sum(kata.points for kata in curriculum.katas)
     table = tabulate(rows, headers=("status", "id", "kata", "tier", "points"), tablefmt="simple",
                      disable_numparse=True)
     return f"{table}\n\npoints: {earned_total}/{total}"

@@ -3,11 +3,19 @@
 Both are packages named ``tinytorch``: ``<root>/tinytorch`` (the learner's, the default) and
 ``<root>/reference/tinytorch``. Choosing one puts its parent folder first on ``sys.path``
 before anything imports ``tinytorch``.
+
+A track may make some modules *given* ("build what you're learning, import what you
+need"): the learner's package is used, but those modules are loaded from the reference
+where it exists (a student release ships them already solved in ``tinytorch/``).
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 CHOICES = ("student", "reference")
@@ -21,15 +29,39 @@ def package_dir(root: Path, impl: str) -> Path:
     return base / "tinytorch"
 
 
-def activate(root: Path, impl: str) -> Path:
-    """Make ``import tinytorch`` load ``impl``'s package; return that package's folder."""
+class GivenModules(importlib.abc.MetaPathFinder):
+    """Loads the named ``tinytorch`` modules from reference files instead of the learner's."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
+        file = self.files.get(fullname)
+        return importlib.util.spec_from_file_location(fullname, file) if file else None
+
+
+def activate(root: Path, impl: str, given_modules: Sequence[str] = ()) -> Path:
+    """Make ``import tinytorch`` load ``impl``'s package; return that package's folder.
+
+    ``given_modules`` (paths such as ``core/tensor.py``) are then loaded from the reference.
+    """
     package = package_dir(root, impl)
-    loaded = sys.modules.get("tinytorch")
-    if loaded is not None and Path(loaded.__file__ or "").resolve().parent != package.resolve():
-        for name in [name for name in sys.modules if name.split(".")[0] == "tinytorch"]:
-            del sys.modules[name]
+    for name in [name for name in sys.modules if name.split(".")[0] == "tinytorch"]:
+        del sys.modules[name]
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, GivenModules)]
     parent = str(package.parent)
     if parent in sys.path:
         sys.path.remove(parent)
     sys.path.insert(0, parent)
+    reference = package_dir(root, "reference")
+    files = {_module_name(module): reference / module for module in given_modules
+             if impl == "student" and (reference / module).exists()}
+    if files:
+        sys.meta_path.insert(0, GivenModules(files))
     return package
+
+
+def _module_name(module: str) -> str:
+    """``core/tensor.py`` -> ``tinytorch.core.tensor``."""
+    return "tinytorch." + module.removesuffix(".py").replace("/", ".")

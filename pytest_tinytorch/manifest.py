@@ -53,11 +53,40 @@ class Kata:
 
 
 @dataclass(frozen=True)
+class Track:
+    """One of the paper's configurations: the katas a learner builds, and those given.
+
+    ``prebuilt`` katas are not built by the learner: their modules are imported from the
+    reference solution ("build what you're learning, import what you need").
+    """
+
+    name: str
+    katas: tuple[str, ...]
+    prebuilt: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Curriculum:
     """The ordered katas of a project rooted at ``root``."""
 
     root: Path
     katas: tuple[Kata, ...]
+    tracks: dict[str, Track] = field(default_factory=dict)
+
+    def kata_range(self, text: str) -> tuple[str, ...]:
+        """Ids of the katas in a range such as ``01-13``, ``14`` or ``01-04,09``."""
+        return kata_range(self.katas, text)
+
+    def only(self, ids: tuple[str, ...]) -> Curriculum:
+        """The same curriculum restricted to the katas ``ids`` (a track's scope)."""
+        return Curriculum(self.root, tuple(k for k in self.katas if k.id in ids), self.tracks)
+
+    def track(self, name: str) -> Track:
+        try:
+            return self.tracks[name.strip().lower()]
+        except KeyError:
+            raise ManifestError(f"unknown track {name!r}; tracks are: "
+                                f"{', '.join(self.tracks)}") from None
 
     @property
     def katas_dir(self) -> Path:
@@ -132,7 +161,24 @@ def load(root: Path) -> Curriculum:
         raise ManifestError(f"{path} lists no [[kata]] entries")
     katas = tuple(_parse(entry, path) for entry in entries)
     _validate(katas, path)
-    return Curriculum(root=root, katas=katas)
+    tracks = {
+        name: Track(name, kata_range(katas, str(spec.get("katas", ""))),
+                    kata_range(katas, str(spec["prebuilt"])) if "prebuilt" in spec else ())
+        for name, spec in data.get("tracks", {}).items()
+    }
+    return Curriculum(root=root, katas=katas, tracks=tracks)
+
+
+def kata_range(katas: tuple[Kata, ...], text: str) -> tuple[str, ...]:
+    """Ids of ``katas`` in a range such as ``01-13``, ``14`` or ``01-04,09``, in order."""
+    chosen: set[str] = set()
+    for part in text.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        if not (low.isdigit() and (high.isdigit() or not high)):
+            raise ManifestError(f"{text!r} is not a kata range such as 01-13")
+        first, last = int(low), int(high or low)
+        chosen.update(k.id for k in katas if first <= int(k.id) <= last)
+    return tuple(k.id for k in katas if k.id in chosen)
 
 
 def _parse(entry: dict, path: Path) -> Kata:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from . import display, implementation, measure, report, selection
+from . import display, implementation, integrity, measure, report, selection, tracks
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
 from .outcomes import find_todo, is_timeout, timeout_text, todo_of
@@ -46,6 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="test your tinytorch/ (student, the default) or reference/ (reference)")
     group.addoption("--tinytorch-report", dest="tinytorch_report", metavar="PATH",
                     help="write the results per kata as JSON to PATH")
+    group.addoption("--track", dest="tinytorch_track", metavar="NAME",
+                    help="follow a track (foundation, architecture, optimization; full for all "
+                         "katas); remembered in your progress file")
+    group.addoption("--prebuilt", dest="tinytorch_prebuilt", metavar="RANGE",
+                    help="take the katas in RANGE (e.g. 01-13) as given, from the reference")
+    parser.addini("tinytorch_track", "the track a student release starts on", default="")
 
 
 def _curriculum(config: pytest.Config) -> Curriculum | None:
@@ -55,6 +61,19 @@ def _curriculum(config: pytest.Config) -> Curriculum | None:
         return load(config.rootpath)
     except ManifestError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _scope(config: pytest.Config, curriculum: Curriculum, progress: Progress) -> tracks.Scope:
+    """The katas of the learner's track; a newly chosen ``--track`` is saved."""
+    try:
+        scope = tracks.resolve(curriculum, progress, track_option=config.option.tinytorch_track,
+                               prebuilt_option=config.option.tinytorch_prebuilt,
+                               ini_track=config.getini("tinytorch_track") or None)
+    except ManifestError as error:
+        raise pytest.UsageError(str(error)) from None
+    if config.option.tinytorch_track:
+        progress.save()
+    return scope
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -68,8 +87,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     progress = Progress.load(curriculum.root)
     if progress.problem:
         print(f"tinytorch: {progress.problem}")
+    scope = _scope(config, curriculum, progress)
+    curriculum = scope.curriculum
     package = implementation.package_dir(curriculum.root, "student")
-    state = statuses(curriculum, progress, package)
+    state = statuses(curriculum, progress, package, scope.given)
+    if scope.track:
+        print(f"track: {scope.track}")
     if config.option.tinytorch_progress:
         print(display.progress_table(curriculum, state))
     if config.option.tinytorch_hint:
@@ -99,8 +122,9 @@ class KataEngine:
         self.curriculum = curriculum
         self.root = curriculum.root
         self.impl: str = config.option.tinytorch_impl
-        self.package = implementation.activate(self.root, self.impl)
         self.is_worker = hasattr(config, "workerinput")
+        self.modified: dict[str, list[str]] = {}
+        self.given: tuple[str, ...] = ()
         self.progress: Progress | None = None
         self.started_stale: set[str] = set()
         self.runs: dict[str, KataRun] = {}
@@ -111,10 +135,17 @@ class KataEngine:
             self.statuses = {k: Status(v) for k, v in chosen["statuses"].items()}
             self.selection = selection.Selection(tuple(chosen["katas"]), chosen["focus"],
                                                  tuple(chosen["whole"]))
+            self.given_modules = tuple(chosen["given_modules"])
+            self.package = implementation.activate(self.root, self.impl, self.given_modules)
             return
         self.progress = Progress.load(self.root)
+        scope = _scope(config, curriculum, self.progress)
+        self.curriculum = curriculum = scope.curriculum
+        self.given = scope.given
+        self.given_modules = scope.given_modules()
+        self.package = implementation.activate(self.root, self.impl, self.given_modules)
         student = implementation.package_dir(self.root, "student")
-        self.statuses = statuses(curriculum, self.progress, student)
+        self.statuses = statuses(curriculum, self.progress, student, scope.given)
         self.started_stale = {k for k, s in self.statuses.items() if s == Status.STALE}
         try:
             self.selection = selection.choose(
@@ -154,6 +185,7 @@ class KataEngine:
             "focus": self.selection.focus,
             "whole": list(self.selection.whole),
             "statuses": {k: s.value for k, s in self.statuses.items()},
+            "given_modules": list(self.given_modules),
         }
 
     # -- collection ----------------------------------------------------------------------
@@ -229,13 +261,18 @@ class KataEngine:
             return
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         for kata_id, run in self.runs.items():
+            modified = integrity.modified_tests(self.curriculum, run.kata)
+            if modified:
+                self.modified[kata_id] = modified
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
             self.verdicts[kata_id] = (run.ok and kata_id in self.selection.whole
-                                      and not interrupted)
+                                      and not interrupted and not modified)
         if self.impl == "student" and not interrupted:
             self._record_progress()
         if self.config.option.tinytorch_report:
             path = self.config.invocation_params.dir / self.config.option.tinytorch_report
-            report.write(path, report.build(self.curriculum, self.runs, self.verdicts, self.impl))
+            report.write(path, report.build(self.curriculum, self.runs, self.verdicts, self.impl,
+                                            self.statuses, self.modified))
         if not self.selection.katas and self.config.option.tinytorch_next:
             session.exitstatus = pytest.ExitCode.OK
 
@@ -245,6 +282,8 @@ class KataEngine:
         student = implementation.package_dir(self.root, "student")
         changed = False
         for kata_id, run in self.runs.items():
+            if kata_id in self.given:
+                continue
             if self.verdicts[kata_id]:
                 self.progress.record_pass(run.kata, fingerprint(self.curriculum, run.kata, student))
                 changed = True
@@ -252,7 +291,7 @@ class KataEngine:
                 changed |= self.progress.passed.pop(kata_id, None) is not None
         if changed or self.progress.problem:
             self.progress.save()
-        self.statuses = statuses(self.curriculum, self.progress, student)
+        self.statuses = statuses(self.curriculum, self.progress, student, self.given)
         after = self._current()
         if after is not None and after is not before:
             self.unlocked_now = after
@@ -289,6 +328,11 @@ class KataEngine:
     def _kata_summary(self, terminal, run: KataRun) -> None:
         kata = run.kata
         terminal.line("")
+        if kata.id in self.modified:
+            terminal.line(f"Kata {kata.label}: its tests differ from the release "
+                          f"({', '.join(self.modified[kata.id])}), so it is not graded. Restore "
+                          f"them (e.g. `git checkout -- katas/{kata.name}`).", red=True)
+            return
         if kata.id in self.started_stale:
             terminal.line(f"Kata {kata.label} passed before; your code changed since, so it was "
                           f"checked again.")
@@ -324,8 +368,10 @@ class KataEngine:
             terminal.line("(`pytest --hint` reveals the next one.)")
 
     def _after_pass(self, terminal, kata: Kata) -> None:
-        references = ", ".join(f"reference/tinytorch/{module}" for module in kata.modules)
-        terminal.line(f"Compare your code with the reference solution: {references}")
+        references = [f"reference/tinytorch/{module}" for module in kata.modules
+                      if (self.root / "reference" / "tinytorch" / module).exists()]
+        if references:
+            terminal.line(f"Compare your code with the reference solution: {', '.join(references)}")
         if kata.reflect:
             terminal.line("Reflect:")
             for question in kata.reflect:

@@ -24,6 +24,7 @@ FORMAT = "tinytorch-progress/1"
 class Status(str, Enum):
     PASSED = "passed"
     STALE = "stale"  # passed once, but the learner's source files changed since
+    GIVEN = "given"  # prebuilt by the learner's track: imported from the reference
     CURRENT = "current"
     LOCKED = "locked"
 
@@ -35,6 +36,7 @@ class Progress:
     path: Path
     passed: dict[str, dict] = field(default_factory=dict)
     hints: dict[str, int] = field(default_factory=dict)
+    track: str | None = None
     problem: str | None = None  # why an unreadable file was replaced, for the report
 
     @classmethod
@@ -54,15 +56,18 @@ class Progress:
                 raise ValueError("'passed' must map kata ids to records")
             if not isinstance(hints, dict) or not all(isinstance(v, int) for v in hints.values()):
                 raise ValueError("'hints' must map kata ids to counts")
+            track = data.get("track")
+            if track is not None and not isinstance(track, str):
+                raise ValueError("'track' must be a track name")
         except (ValueError, UnicodeDecodeError) as error:
             backup = path.with_name(path.name + ".bak")
             os.replace(path, backup)
             return cls(path, problem=f"{path.name} was unreadable ({error}); it was moved to "
                                      f"{backup.name} and progress starts afresh")
-        return cls(path, passed=passed, hints=hints)
+        return cls(path, passed=passed, hints=hints, track=track)
 
     def save(self) -> None:
-        data = {"format": FORMAT, "passed": self.passed, "hints": self.hints}
+        data = {"format": FORMAT, "passed": self.passed, "hints": self.hints, "track": self.track}
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(temporary, self.path)
@@ -95,13 +100,16 @@ def fingerprint(curriculum: Curriculum, kata: Kata, package: Path) -> str:
     return digest.hexdigest()
 
 
-def statuses(curriculum: Curriculum, progress: Progress, package: Path) -> dict[str, Status]:
-    """Each kata's status: passed, stale, the one current kata, or locked."""
+def statuses(curriculum: Curriculum, progress: Progress, package: Path,
+             given: tuple[str, ...] = ()) -> dict[str, Status]:
+    """Each kata's status: given, passed, stale, the one current kata, or locked."""
     result: dict[str, Status] = {}
     current_found = False
     for kata in curriculum.katas:
         record = progress.passed.get(kata.id)
-        if record is not None:
+        if kata.id in given:
+            result[kata.id] = Status.GIVEN
+        elif record is not None:
             same = record.get("fingerprint") == fingerprint(curriculum, kata, package)
             result[kata.id] = Status.PASSED if same else Status.STALE
         elif not current_found:

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from .manifest import Curriculum, Kata
+from .integrity import test_file_hashes
+from .manifest import Curriculum
+from .progress import Status
 from .results import KataRun
 
 FORMAT = "tinytorch-report/1"
 
 
-def test_file_hashes(curriculum: Curriculum, kata: Kata) -> dict[str, str]:
-    """sha256 of each of the kata's test files, keyed by path relative to the root."""
-    return {
-        path.relative_to(curriculum.root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in curriculum.test_files(kata)
-    }
-
-
 def build(curriculum: Curriculum, runs: dict[str, KataRun], verdicts: dict[str, bool],
-          impl: str) -> dict:
+          impl: str, statuses: dict[str, Status], modified: dict[str, list[str]]) -> dict:
+    """The report: one entry per kata of the curriculum (a track's, if one is chosen).
+
+    A kata is "passed", "failed", "modified" (its tests differ from the release's record:
+    not graded), "given" (prebuilt by the track: no points either way) or "not run".
+    """
     katas = []
     for kata in curriculum.katas:
         run = runs.get(kata.id)
-        if run is None:
+        if modified.get(kata.id):
+            status = "modified"
+        elif statuses.get(kata.id) == Status.GIVEN:
+            status = "given"
+        elif run is None:
             status = "not run"
         else:
             status = "passed" if verdicts.get(kata.id) else "failed"
@@ -38,7 +40,8 @@ def build(curriculum: Curriculum, runs: dict[str, KataRun], verdicts: dict[str, 
             "tests_failed": run.tests_failed if run else 0,
             "not_implemented": [todo.function for todo in run.sorted_todos()] if run else [],
             "points": kata.points if status == "passed" else 0,
-            "max_points": kata.points,
+            "max_points": 0 if status == "given" else kata.points,
+            "modified_tests": modified.get(kata.id, []),
             "metrics": [{"name": m.name, "value": m.value, "unit": m.unit}
                         for m in (run.metrics() if run else [])],
             "test_files_sha256": test_file_hashes(curriculum, kata),

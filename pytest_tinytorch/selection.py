@@ -12,7 +12,8 @@ from pathlib import Path
 from .manifest import Curriculum, Kata
 from .progress import Status
 
-UNLOCKED = (Status.PASSED, Status.STALE, Status.CURRENT)
+DONE = (Status.PASSED, Status.STALE, Status.GIVEN)  # what satisfies a prerequisite
+UNLOCKED = (*DONE, Status.CURRENT)
 
 
 class GateError(Exception):
@@ -41,7 +42,7 @@ def choose(curriculum: Curriculum, statuses: dict[str, Status], *, kata: str | N
     if kata is not None:
         target = curriculum.find(kata)
         missing = [p.label for p in curriculum.with_prerequisites(target)
-                   if p is not target and statuses[p.id] not in (Status.PASSED, Status.STALE)]
+                   if p is not target and statuses[p.id] not in DONE]
         if missing and not no_gate:
             raise GateError(f"kata {target.label} builds on {', '.join(missing)}, which "
                             f"{'has' if len(missing) == 1 else 'have'} not passed yet. Work "
@@ -52,9 +53,9 @@ def choose(curriculum: Curriculum, statuses: dict[str, Status], *, kata: str | N
         chosen = {k.id for k in ordered if statuses[k.id] in (Status.STALE, Status.CURRENT)}
         focus = next((k.id for k in ordered if statuses[k.id] == Status.CURRENT), None)
     elif no_gate:
-        chosen = {k.id for k in ordered}
+        chosen = {k.id for k in ordered if statuses[k.id] != Status.GIVEN}
     else:
-        chosen = {k.id for k in ordered if statuses[k.id] in UNLOCKED}
+        chosen = {k.id for k in ordered if statuses[k.id] in UNLOCKED and statuses[k.id] != Status.GIVEN}
 
     named = [(path, curriculum.kata_of_path(path)) for path in paths]
     for path, named_kata in named:

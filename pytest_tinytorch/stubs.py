@@ -1,15 +1,10 @@
 """Generate the learner's ``tinytorch/`` from ``reference/tinytorch/``.
 
-In the reference, each part a learner writes is a solution region::
-
-    def relu(x):
-        \"\"\"Docstrings and signatures stay: they are the specification.\"\"\"
-        # BEGIN SOLUTION
-        return Tensor(np.maximum(x.data, 0))
-        # END SOLUTION
-
-The stub keeps everything outside the regions and replaces each region with a
-``raise NotImplementedError`` that names the function and the kata. Files without regions
+In the reference, each part a learner writes is a solution region: the lines between a
+line ``# BEGIN SOLUTION`` and a line ``# END SOLUTION`` inside a function, after its
+signature and docstring (which stay: they are the specification). The stub keeps
+everything outside the regions and replaces each region with a ``raise
+NotImplementedError`` that names the function and the kata. Files without regions
 (helpers, loaders, data) are copied as they are.
 """
 
@@ -64,6 +59,18 @@ def stub_source(source: str, qualname_prefix: str, where: str) -> str:
     return "".join(output)
 
 
+def solved_source(source: str) -> str:
+    """The reference's code with its marker lines removed: a given module, solved."""
+    return "".join(line for line in source.splitlines(keepends=True)
+                   if line.strip() not in (BEGIN, END))
+
+
+def marker_lines(text: str) -> list[int]:
+    """Line numbers of solution markers in ``text`` (a release must have none)."""
+    return [number for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() in (BEGIN, END)]
+
+
 def _enclosing_functions(source: str) -> dict[int, str]:
     """Map each line number to the qualified name of the innermost function around it."""
     owners: dict[int, str] = {}
@@ -86,6 +93,9 @@ def _enclosing_functions(source: str) -> dict[int, str]:
 def generate(curriculum: Curriculum) -> dict[str, bytes]:
     """The stub tree as {path relative to tinytorch/: content}."""
     reference = curriculum.root / "reference" / "tinytorch"
+    if not reference.is_dir():
+        raise StubError(f"there is no {reference}: stubs are generated where the reference "
+                        f"solution is (the maintainers' repository, not a student release)")
     tree: dict[str, bytes] = {}
     for path in sorted(reference.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:

@@ -23,6 +23,13 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
 
 MANIFEST = '''
+[tracks.first]
+katas = "01-02"
+
+[tracks.later]
+katas = "02-03"
+prebuilt = "01"
+
 [[kata]]
 id = "01"
 slug = "alpha"
@@ -63,6 +70,14 @@ modules = ["gamma.py"]
 timeout_advice = "Gamma advice."
 hints = ["Only gamma hint."]
 '''
+
+README = """# Miniature
+<!-- learner-guide -->
+Run `pytest --next`.
+<!-- /learner-guide -->
+## For maintainers
+Not for students.
+"""
 
 REFERENCE = {
     "__init__.py": 'WHICH = "reference"\n',
@@ -154,6 +169,7 @@ def _build(pytester: pytest.Pytester, timeout: float) -> Project:
     shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
     result = Project(pytester, path)
     result.write("katas/manifest.toml", MANIFEST.format(timeout=timeout))
+    result.write("README.md", README)
     for name, text in TESTS.items():
         result.write(f"katas/{name}", text)
     for name, text in REFERENCE.items():

@@ -32,6 +32,7 @@ class Tensor:
     """An n-dimensional array of numbers, backed by NumPy."""
 
     __hash__ = object.__hash__  # comparisons return Tensors, yet tensors stay usable as dict keys
+    data: np.ndarray  # the values, set by __init__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         """Build a tensor from a number, a (nested) list, a NumPy array or another Tensor.

@@ -1,0 +1,145 @@
+"""``python -m pytest_tinytorch release OUT_DIR [--track NAME]``: a student template repository.
+
+The release holds what a learner needs and nothing that gives the answers away: the stubs
+(with a track's given katas already solved), the katas with a record of their test files'
+sha256, the plugin, the milestones, a student README and a GitHub Classroom workflow that
+grades each kata with the manifest's points. It never holds ``reference/`` or a solution
+marker.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from . import integrity, stubs
+from .manifest import Curriculum, Kata
+from .tracks import Scope
+
+COPIED = ("katas", "pytest_tinytorch", "milestones", "conftest.py", "pyproject.toml",
+          ".gitignore", ".gitattributes")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "results", ".pytest_cache")
+GUIDE_START, GUIDE_END = "<!-- learner-guide -->", "<!-- /learner-guide -->"
+WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
+GRADE_COMMAND = "python -m pytest --kata {id} --no-gate -p no:cacheprovider"
+
+
+class ReleaseError(Exception):
+    """The release cannot be made as asked."""
+
+
+def make(curriculum: Curriculum, scope: Scope, out: Path) -> list[Path]:
+    """Write the student template for ``scope`` into the empty folder ``out``; list its files."""
+    if out.exists() and any(out.iterdir()):
+        raise ReleaseError(f"{out} is not empty: choose a new folder for the release")
+    root = curriculum.root
+    for name in COPIED:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=IGNORED)
+        elif source.exists():
+            shutil.copy2(source, out / name)
+    _write_stubs(curriculum, scope, out)
+    if scope.track:
+        _set_track(out / "pyproject.toml", scope.track)
+    integrity.write_checksums(Curriculum(out, curriculum.katas, curriculum.tracks))
+    (out / "README.md").write_text(student_readme(root / "README.md", scope), encoding="utf-8")
+    (out / WORKFLOW).parent.mkdir(parents=True, exist_ok=True)
+    (out / WORKFLOW).write_text(classroom_workflow(scope), encoding="utf-8")
+    files = sorted(path for path in out.rglob("*") if path.is_file())
+    _check_no_solutions(out, files)
+    return files
+
+
+def _write_stubs(curriculum: Curriculum, scope: Scope, out: Path) -> None:
+    """The learner's package: stubs, except the given modules, which are the reference's."""
+    given = set(scope.given_modules())
+    reference = curriculum.root / "reference" / "tinytorch"
+    for relative, content in stubs.generate(curriculum).items():
+        if relative in given:
+            content = stubs.solved_source((reference / relative).read_text(encoding="utf-8")).encode()
+        target = out / "tinytorch" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def _set_track(pyproject: Path, track: str) -> None:
+    text = pyproject.read_text(encoding="utf-8")
+    section = "[tool.pytest.ini_options]\n"
+    if section not in text:
+        raise ReleaseError(f"{pyproject} has no {section.strip()} section to record the track in")
+    pyproject.write_text(text.replace(section, f'{section}tinytorch_track = "{track}"\n', 1),
+                         encoding="utf-8")
+
+
+def _check_no_solutions(out: Path, files: list[Path]) -> None:
+    if (out / "reference").exists():
+        raise ReleaseError("the release contains reference/")
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if lines := stubs.marker_lines(text):
+            raise ReleaseError(f"{path.relative_to(out)}:{lines[0]} has a solution marker")
+
+
+def graded_katas(scope: Scope) -> list[Kata]:
+    """The katas a student is graded on: the track's, without the given ones."""
+    return [kata for kata in scope.curriculum.katas if kata.id not in scope.given]
+
+
+def student_readme(readme: Path, scope: Scope) -> str:
+    """The learner's guide of the project README, under a header for a course template."""
+    text = readme.read_text(encoding="utf-8")
+    if GUIDE_START not in text or GUIDE_END not in text:
+        raise ReleaseError(f"{readme} lacks the {GUIDE_START} ... {GUIDE_END} section")
+    guide = text.split(GUIDE_START, 1)[1].split(GUIDE_END, 1)[0].strip()
+    katas = graded_katas(scope)
+    track = f" (track: {scope.track})" if scope.track else ""
+    total = sum(kata.points for kata in katas)
+    return (f"# TinyTorch{track}\n\n"
+            "Build a machine-learning framework from scratch in NumPy, one kata at a time.\n\n"
+            "```\npython -m pip install -e . && pytest --next\n```\n\n"
+            f"{guide}\n\n"
+            "## Grading\n\n"
+            f"Every push is graded by GitHub Classroom: {len(katas)} katas, {total} points, each "
+            "kata's points for passing all of its tests (`pytest --kata NN --no-gate`, exactly "
+            "what the workflow runs). The kata tests are part of the assignment: "
+            "`katas/checksums.json` records them, and a kata whose tests were changed is not "
+            "graded.\n")
+
+
+def classroom_workflow(scope: Scope) -> str:
+    """A GitHub Classroom workflow: one command-grader step per kata, then the reporter."""
+    katas = graded_katas(scope)
+    steps = []
+    for kata in katas:
+        steps.append(
+            f"    - name: {kata.label}\n"
+            f"      id: kata-{kata.id}\n"
+            f"      uses: classroom-resources/autograding-command-grader@v1\n"
+            f"      with:\n"
+            f"        test-name: {kata.label}\n"
+            f"        setup-command: ''\n"
+            f"        command: {GRADE_COMMAND.format(id=kata.id)}\n"
+            f"        timeout: 15\n"
+            f"        max-score: {kata.points}\n")
+    env = "".join(f'        KATA-{kata.id}_RESULTS: "${{{{steps.kata-{kata.id}.outputs.result}}}}"\n'
+                  for kata in katas)
+    runners = ",".join(f"kata-{kata.id}" for kata in katas)
+    return ("name: Autograding Tests\n"
+            "'on':\n- push\n- repository_dispatch\n"
+            "permissions:\n  checks: write\n  actions: read\n  contents: read\n"
+            "jobs:\n  run-autograding-tests:\n    runs-on: ubuntu-latest\n"
+            "    if: github.actor != 'github-classroom[bot]'\n"
+            "    steps:\n"
+            "    - name: Checkout code\n      uses: actions/checkout@v4\n"
+            "    - name: Set up Python\n      uses: actions/setup-python@v5\n"
+            "      with:\n        python-version: '3.11'\n"
+            "    - name: Install\n      run: python -m pip install -e .\n"
+            + "".join(steps)
+            + "    - name: Autograding Reporter\n"
+            "      uses: classroom-resources/autograding-grading-reporter@v1\n"
+            f"      env:\n{env}"
+            f"      with:\n        runners: {runners}\n")

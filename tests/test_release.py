@@ -1,0 +1,131 @@
+"""The student release: no solutions, learner guidance from the first run, honest grading."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pytest_tinytorch import release, stubs
+from pytest_tinytorch.__main__ import main
+from pytest_tinytorch.manifest import load
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP = re.compile(r"command: (?P<command>.+)\n\s+timeout: \d+\n\s+max-score: (?P<points>\d+)")
+
+
+def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          cwd=folder, capture_output=True, text=True, timeout=900)
+
+
+def classroom_score(folder: Path) -> tuple[int, int]:
+    """Run every grading step of the release's workflow as Classroom would: (score, maximum)."""
+    workflow = (folder / release.WORKFLOW).read_text()
+    steps = [(m["command"], int(m["points"])) for m in STEP.finditer(workflow)]
+    assert steps, "the workflow has no grading steps"
+
+    def grade(step: tuple[str, int]) -> int:
+        command, points = step
+        program, *args = command.split()
+        assert program == "python"
+        completed = subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, timeout=900)
+        return points if completed.returncode == 0 else 0
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        scores = list(pool.map(grade, steps))
+    return sum(scores), sum(points for _, points in steps)
+
+
+@pytest.fixture(scope="module")
+def student_release(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release") / "tinytorch-student"
+    assert main(["--root", str(ROOT), "release", str(out)]) == 0
+    return out
+
+
+def test_the_release_has_no_solutions(student_release):
+    assert not (student_release / "reference").exists()
+    assert not (student_release / "tests").exists()
+    for path in student_release.rglob("*.py"):
+        assert not stubs.marker_lines(path.read_text(encoding="utf-8")), path
+    for module in ("core/tensor.py", "core/autograd.py"):
+        reference = (ROOT / "reference" / "tinytorch" / module).read_text()
+        assert (student_release / "tinytorch" / module).read_text() != reference
+
+
+def test_the_release_starts_the_learner_at_kata_01_with_guidance(student_release):
+    completed = pytest_in(student_release, "--next")
+    assert completed.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "Kata 01 Tensor (Foundation)" in completed.stdout
+    assert "Not implemented yet:" in completed.stdout
+    assert "tinytorch/core/tensor.py:" in completed.stdout
+    assert "Hint 1 of" in completed.stdout
+
+
+def test_the_student_readme_is_the_learner_guide_without_maintainer_notes(student_release):
+    readme = (student_release / "README.md").read_text()
+    assert "pytest --next" in readme and "## Grading" in readme
+    assert "For maintainers" not in readme and "For instructors" not in readme
+
+
+def test_classroom_grades_unsolved_at_zero_and_solved_at_full_points(student_release, tmp_path):
+    score, maximum = classroom_score(student_release)
+    assert score == 0
+    solved = tmp_path / "solved"
+    shutil.copytree(student_release, solved)
+    shutil.copytree(ROOT / "reference" / "tinytorch", solved / "tinytorch", dirs_exist_ok=True)
+    score, maximum = classroom_score(solved)
+    assert score == maximum == sum(kata.points for kata in load(ROOT).katas)
+    completed = pytest_in(solved, "--no-gate", "-n", "2", "--tinytorch-report", "report.json")
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert json.loads((solved / "report.json").read_text())["points"] == score
+
+
+def test_grading_reports_a_kata_whose_tests_were_modified(make_project, tmp_path):
+    project = make_project()
+    out = tmp_path / "release"
+    assert main(["--root", str(project.path), "release", str(out)]) == 0
+    shutil.copy(project.path / "reference" / "tinytorch" / "alpha.py", out / "tinytorch" / "alpha.py")
+    test = out / "katas" / "01_alpha" / "test_alpha.py"
+    test.write_text(test.read_text().replace("== -2", "== -2 or True"))
+    completed = pytest_in(out, "--kata", "01", "--tinytorch-report", "report.json")
+    assert completed.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "its tests differ from the release (katas/01_alpha/test_alpha.py)" in completed.stdout
+    alpha = json.loads((out / "report.json").read_text())["katas"][0]
+    assert (alpha["status"], alpha["points"]) == ("modified", 0)
+    assert alpha["modified_tests"] == ["katas/01_alpha/test_alpha.py"]
+
+
+def test_a_track_release_ships_given_katas_solved_and_grades_only_the_rest(make_project, tmp_path):
+    project = make_project()
+    out = tmp_path / "release"
+    assert main(["--root", str(project.path), "release", str(out), "--track", "later"]) == 0
+    reference = (project.path / "reference" / "tinytorch" / "alpha.py").read_text()
+    assert (out / "tinytorch" / "alpha.py").read_text() == stubs.solved_source(reference)
+    workflow = (out / release.WORKFLOW).read_text()
+    assert "--kata 01" not in workflow and "--kata 02" in workflow and "--kata 03" in workflow
+    assert 'tinytorch_track = "later"' in (out / "pyproject.toml").read_text()
+    progress = pytest_in(out, "--progress")
+    assert "given" in progress.stdout and "points: 0/50" in progress.stdout
+
+
+def test_release_refuses_a_folder_that_is_not_empty(make_project, tmp_path):
+    project = make_project()
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file").write_text("")
+    assert main(["--root", str(project.path), "release", str(tmp_path / "busy")]) == 2
+
+
+def test_stubs_refuse_to_run_without_a_reference(make_project, tmp_path):
+    project = make_project()
+    out = tmp_path / "release"
+    main(["--root", str(project.path), "release", str(out)])
+    assert main(["--root", str(out), "stubs"]) == 2
+    assert (out / "tinytorch" / "alpha.py").exists()
