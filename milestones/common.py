@@ -1,0 +1,284 @@
+"""What every milestone script shares: choosing the code to run, measuring it, reporting it.
+
+A milestone imports this module FIRST, before NumPy, and starts with :func:`start`::
+
+    import common                                   # pins BLAS to one thread
+    RUN = common.start(__file__, __doc__)           # parses the command line, picks tinytorch
+    from tinytorch.core import Tensor               # now the chosen tinytorch is imported
+
+Command line, the same for every milestone:
+
+- ``--impl student|reference``: whose ``tinytorch`` runs, yours (``tinytorch/``, the default)
+  or the reference solution (``reference/tinytorch/``);
+- ``--smoke``: a tiny, fast version that exercises everything (training, evaluation, the
+  JSON file) but does not enforce the success criterion;
+- ``--out PATH``: where the JSON results go (default ``milestones/results/<script>.json``);
+- ``--plot PATH``: also save the training curves as a PNG (needs matplotlib, the optional
+  ``plot`` extra: ``pip install -e ".[plot]"``; without it the run says so and goes on).
+
+Then :meth:`Run.measure` runs the training while recording its wall time and the process's
+peak resident memory (RSS, sampled by ``memory_profiler``), :meth:`Run.progress` prints one
+plain line per epoch, and :meth:`Run.finish` prints the success criteria, writes the JSON
+and returns the exit code: 0 when every criterion is met (or in a smoke run), 1 otherwise.
+:func:`main` turns that into the process's exit status, and a function you have not written
+yet into a message rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+ROOT = Path(__file__).resolve().parents[1]
+# The scripts run as `python milestones/NN_name.py`, which puts only milestones/ on the path.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pytest_tinytorch.implementation import CHOICES, activate
+from pytest_tinytorch.measure import BLAS_THREAD_VARIABLES, pin_blas_threads
+
+# BLAS reads these when NumPy is first imported: from here on, so that the times a milestone
+# reports are those of one core (unless you set the variables yourself).
+pin_blas_threads()
+
+RESULTS_DIR = ROOT / "milestones" / "results"
+MEMORY_SAMPLE_SECONDS = 0.02
+EXIT_CRITERION_NOT_MET = 1
+EXIT_NOT_IMPLEMENTED = 2
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One success condition on an accuracy (a fraction in [0, 1]).
+
+    Met when ``value >= threshold``, or ``value <= threshold`` if ``at_most`` is set (for a
+    milestone that shows something CANNOT be learned).
+    """
+
+    name: str
+    value: float
+    threshold: float
+    at_most: bool = False
+
+    @property
+    def met(self) -> bool:
+        return self.value <= self.threshold if self.at_most else self.value >= self.threshold
+
+    def describe(self) -> str:
+        relation = "<=" if self.at_most else ">="
+        margin = (self.threshold - self.value) if self.at_most else (self.value - self.threshold)
+        return (f"{self.name}: {self.value:.1%} (needs {relation} {self.threshold:.0%}, "
+                f"margin {100 * margin:+.1f} points)")
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "met": self.met}
+
+
+def parse_arguments(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The milestone command line (see the module docstring); ``out`` is None unless given."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--impl", choices=CHOICES, default="student",
+                        help="whose tinytorch to run: yours (tinytorch/, the default) or the "
+                             "reference solution (reference/tinytorch/)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny, fast run that exercises everything; the success "
+                             "criterion is reported but not enforced")
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="where to write the JSON results "
+                             "(default: milestones/results/<script>.json)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                        help="also save the training curves as a PNG (needs matplotlib)")
+    return parser.parse_args(argv)
+
+
+class Run:
+    """One run of a milestone: its settings, its measurements, its report."""
+
+    def __init__(self, name: str, impl: str, smoke: bool, out: Path,
+                 plot: Path | None = None) -> None:
+        self.name = name
+        self.impl = impl
+        self.smoke = smoke
+        self.out = out
+        self.plot = plot
+        self.started = time.perf_counter()
+        self.train_seconds = 0.0
+        self.peak_rss_mib = 0.0
+
+    def measure(self, train: Callable[[], Any]) -> Any:
+        """Run ``train()`` and return its result, recording its wall time and the peak RSS.
+
+        ``memory_profiler`` samples the resident memory of this whole process (data, model,
+        every intermediate array) from a helper process every ``MEMORY_SAMPLE_SECONDS``.
+        Calling ``measure`` again adds the time and keeps the highest peak.
+        """
+        from memory_profiler import memory_usage
+
+        began = time.perf_counter()
+        # max_iterations=1: without it memory_profiler runs a function that ends within a
+        # few samples AGAIN, with a finer interval, and training would happen twice.
+        peak_mib, result = memory_usage((train, (), {}), interval=MEMORY_SAMPLE_SECONDS,
+                                        max_usage=True, retval=True, max_iterations=1)
+        self.train_seconds += time.perf_counter() - began
+        self.peak_rss_mib = max(self.peak_rss_mib, float(peak_mib))
+        return result
+
+    def progress(self, epoch: int, epochs: int, *figures: str, every: int = 1,
+                 label: str = "") -> None:
+        """Print one plain line for ``epoch`` (1-based) of ``epochs``: the figures, the time.
+
+        With ``every`` > 1 only every ``every``-th epoch is shown (and the first and last).
+        """
+        if epoch % every and epoch not in (1, epochs):
+            return
+        width = len(str(epochs))
+        prefix = f"{label}  " if label else ""
+        elapsed = time.perf_counter() - self.started
+        print(f"{prefix}epoch {epoch:>{width}}/{epochs}  " + "  ".join(figures) +
+              f"  [{elapsed:.1f}s]", flush=True)
+
+    def finish(self, results: dict[str, Any], criteria: Sequence[Criterion],
+               curves: dict[str, Sequence[float]] | None = None) -> int:
+        """Print the criteria, write the JSON results (and the ``curves`` plot) and return the
+        exit code.
+
+        A smoke run is too short to meet a criterion: it reports them, never fails on them.
+        ``curves`` maps a label to one value per epoch (or step), drawn if ``--plot`` is given.
+        """
+        if self.plot is not None:
+            save_plot(self.plot, self.name, curves or {})
+        met = all(criterion.met for criterion in criteria)
+        payload = {
+            "milestone": self.name,
+            "impl": self.impl,
+            "smoke": self.smoke,
+            "criteria": [criterion.as_json() for criterion in criteria],
+            "criteria_met": met,
+            "criteria_enforced": not self.smoke,
+            "results": results,
+            "train_seconds": round(self.train_seconds, 3),
+            "wall_seconds": round(time.perf_counter() - self.started, 3),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "environment": environment(),
+            "command": [Path(sys.executable).name, *sys.argv],
+        }
+        write_json(self.out, payload)
+
+        print("\nSuccess criteria:")
+        for criterion in criteria:
+            print(f"  [{'met' if criterion.met else 'NOT MET'}] {criterion.describe()}")
+        print(f"Training took {self.train_seconds:.1f} s (wall), peak RSS "
+              f"{self.peak_rss_mib:.0f} MiB; results written to {self.out}")
+        if self.smoke:
+            print("Smoke run: the criteria are reported but not enforced.")
+            return 0
+        if not met:
+            failed = "; ".join(c.describe() for c in criteria if not c.met)
+            print(f"\nFAILED: {self.name} did not meet its success criterion: {failed}",
+                  file=sys.stderr)
+            return EXIT_CRITERION_NOT_MET
+        print(f"PASSED: {self.name} ({self.impl} implementation).")
+        return 0
+
+
+def start(script: str, docstring: str | None, argv: Sequence[str] | None = None) -> Run:
+    """Parse the command line and make ``import tinytorch`` load the chosen implementation.
+
+    Call it before anything imports ``tinytorch``. The description shown by ``--help`` is the
+    first paragraph of the milestone's docstring.
+    """
+    name = Path(script).stem
+    arguments = parse_arguments((docstring or name).strip().split("\n\n")[0], argv)
+    activate(ROOT, arguments.impl)
+    out = arguments.out if arguments.out is not None else RESULTS_DIR / f"{name}.json"
+    # Where processes are spawned (macOS, Windows), memory_profiler's sampling process runs
+    # the script's top level again: it must import the same tinytorch, but say nothing.
+    if multiprocessing.current_process().name == "MainProcess":
+        smoke = ", smoke run" if arguments.smoke else ""
+        header = f"{name}: {arguments.impl} implementation{smoke}"
+        print(header + "\n" + "-" * len(header), flush=True)
+    return Run(name, arguments.impl, arguments.smoke, out, arguments.plot)
+
+
+def save_plot(path: Path, title: str, curves: dict[str, Sequence[float]]) -> bool:
+    """Draw ``curves`` (label -> values per epoch) into a PNG at ``path`` if matplotlib exists."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no window, works without a display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('No plot: matplotlib is not installed (pip install -e ".[plot]").')
+        return False
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for label, values in curves.items():
+        axis.plot(range(1, len(values) + 1), values, label=label)
+    axis.set_xlabel("epoch")
+    axis.set_title(title)
+    axis.legend()
+    axis.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    print(f"Training curves saved to {path}")
+    return True
+
+
+def main(run_milestone: Callable[[], int]) -> NoReturn:
+    """Exit with ``run_milestone()``'s code; explain a ``NotImplementedError`` (exit code 2)."""
+    try:
+        code = run_milestone()
+    except NotImplementedError as error:
+        print(f"\nThis milestone runs code you have not written yet:\n  {error}\n"
+              f"Finish that kata first (pytest --next), or watch the reference solution run "
+              f"with --impl reference.", file=sys.stderr)
+        code = EXIT_NOT_IMPLEMENTED
+    sys.exit(code)
+
+
+def environment() -> dict[str, Any]:
+    """What the figures depend on: versions, machine, BLAS threads, the tinytorch used."""
+    import numpy
+
+    import tinytorch
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "blas_threads": {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES},
+        "tinytorch": str(Path(tinytorch.__file__).parent),
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON to ``path``, creating its folder if needed.
+
+    JSON has no NaN or infinity (a diverging run produces both): they are written as null.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n",
+                    encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is NaN or infinite, at any depth, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

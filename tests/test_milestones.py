@@ -1,0 +1,161 @@
+"""The milestones run end to end: each one's --smoke version on the reference, in a subprocess.
+
+A smoke run exercises the whole script (training, evaluation, printing, the JSON file) in
+about a second, without enforcing the success criterion; the full runs take longer and are
+documented in milestones/README.md. The exit-code rules of milestones/common.py are checked
+on tiny scripts of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MILESTONES = ROOT / "milestones"
+SUBPROCESS_TIMEOUT_SECONDS = 60
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, capture_output=True,
+                          text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS)
+
+
+def run_smoke(name: str, out: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    result = run_python(str(MILESTONES / f"{name}.py"), "--smoke", "--impl", "reference",
+                        "--out", str(out))
+    assert result.returncode == 0, f"{name} exited with {result.returncode}:\n" \
+                                   f"{result.stdout}\n{result.stderr}"
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def check_common_fields(data: dict, name: str) -> None:
+    assert data["milestone"] == name
+    assert data["impl"] == "reference" and data["smoke"] is True
+    assert data["criteria_enforced"] is False
+    assert data["criteria"], "every milestone states its success criteria"
+    for criterion in data["criteria"]:
+        assert set(criterion) == {"name", "value", "threshold", "at_most", "met"}
+        assert 0.0 <= criterion["value"] <= 1.0
+    assert data["criteria_met"] == all(criterion["met"] for criterion in data["criteria"])
+    assert data["train_seconds"] > 0 and data["wall_seconds"] >= data["train_seconds"]
+    assert data["peak_rss_mib"] > 10, "peak RSS of a Python process with NumPy, in MiB"
+    assert Path(data["environment"]["tinytorch"]) == ROOT / "reference" / "tinytorch"
+
+
+def test_perceptron_1958_smoke(tmp_path):
+    name = "01_perceptron_1958"
+    result, data = run_smoke(name, tmp_path / "out.json")
+    check_common_fields(data, name)
+    results = data["results"]
+    for task in ("AND", "OR", "blobs"):
+        assert re.search(rf"^{task}  epoch +1/", result.stdout, re.MULTILINE)
+        assert len(results[task]["mistakes_per_epoch"]) == results[task]["epochs"]
+    assert {c["name"]: c["value"] for c in data["criteria"]} == {
+        "AND accuracy": results["AND"]["accuracy"], "OR accuracy": results["OR"]["accuracy"],
+        "blobs held-out accuracy": results["blobs"]["test_accuracy"]}
+    assert results["blobs"]["test_points"] > 0 and results["blobs"]["train_points"] > 0
+
+
+def test_xor_1969_smoke(tmp_path):
+    name = "02_xor_1969"
+    result, data = run_smoke(name, tmp_path / "out.json")
+    check_common_fields(data, name)
+    results = data["results"]
+    for label, model in (("one layer", "single_layer"), ("hidden layer", "hidden_layer")):
+        assert re.search(rf"^{label}  epoch +1/", result.stdout, re.MULTILINE)
+        assert len(results[model]["loss_history"]) == results["epochs"]
+        assert len(results[model]["probabilities"]) == 4
+    # No straight line gets more than 3 of the 4 XOR points right.
+    assert results["single_layer"]["accuracy"] <= 0.75
+    assert results["single_layer"]["parameters"] == 3
+    assert results["hidden_layer"]["parameters"] == 2 * 8 + 8 + 8 + 1
+
+
+def test_mlp_1986_smoke(tmp_path):
+    name = "03_mlp_1986"
+    result, data = run_smoke(name, tmp_path / "out.json")
+    check_common_fields(data, name)
+    results = data["results"]
+    assert re.search(r"^epoch +1/", result.stdout, re.MULTILINE)
+    assert "Confusion matrix" in result.stdout
+    matrix = results["confusion_matrix"]
+    assert len(matrix) == 10 and all(len(row) == 10 for row in matrix)
+    assert sum(map(sum, matrix)) == results["test_images"]
+    assert results["test_accuracy"] == pytest.approx(
+        sum(matrix[i][i] for i in range(10)) / results["test_images"])
+    assert results["per_class_accuracy"] == pytest.approx(
+        [matrix[i][i] / sum(matrix[i]) for i in range(10)])
+    assert [epoch["epoch"] for epoch in results["history"]] == list(range(1, results["epochs"] + 1))
+    assert results["parameters"] == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+
+
+RUN_ONE_CRITERION = """
+import sys
+sys.path.insert(0, {milestones!r})
+import common
+run = common.start("toy_milestone.py", "A toy.", sys.argv[1:])
+results = {{"loss": [0.5, float("nan"), float("inf")]}}  # a diverging run
+sys.exit(run.finish(results, [common.Criterion("toy accuracy", 0.5, {threshold}, at_most={at_most})]))
+"""
+
+
+@pytest.mark.parametrize("threshold, at_most, smoke, met, code", [
+    (0.95, False, False, False, 1),   # 50% < 95%: fails
+    (0.95, False, True, False, 0),    # the same in a smoke run: reported, not enforced
+    (0.50, False, False, True, 0),    # exactly at the threshold passes
+    (0.75, True, False, True, 0),     # at most 75%: 50% passes
+    (0.25, True, False, False, 1),    # at most 25%: 50% fails
+])
+def test_exit_code_follows_the_success_criterion(tmp_path, threshold, at_most, smoke, met, code):
+    out = tmp_path / "nested" / "out.json"
+    script = RUN_ONE_CRITERION.format(milestones=str(MILESTONES), threshold=threshold,
+                                      at_most=at_most)
+    result = run_python("-c", script, "--impl", "reference", "--out", str(out),
+                        *(["--smoke"] if smoke else []))
+    assert result.returncode == code, result.stdout + result.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["criteria_met"] is met and data["criteria_enforced"] is not smoke
+    assert data["results"] == {"loss": [0.5, None, None]}, "JSON has no NaN or infinity"
+    if code == 1:
+        assert "FAILED: toy_milestone did not meet its success criterion: toy accuracy: 50.0%" \
+               in result.stderr
+
+
+def test_code_not_written_yet_is_explained_with_exit_code_2():
+    script = (f"import sys; sys.path.insert(0, {str(MILESTONES)!r}); import common\n"
+              f"def milestone():\n"
+              f"    raise NotImplementedError('Tensor.__add__: not implemented yet (kata 01)')\n"
+              f"common.main(milestone)")
+    result = run_python("-c", script)
+    assert result.returncode == 2
+    assert "runs code you have not written yet" in result.stderr
+    assert "Tensor.__add__: not implemented yet (kata 01)" in result.stderr
+
+
+def test_defaults_are_the_learners_code_and_the_results_folder():
+    script = (f"import sys; sys.path.insert(0, {str(MILESTONES)!r}); import common\n"
+              f"arguments = common.parse_arguments('x', [])\n"
+              f"print(arguments.impl, arguments.smoke, arguments.out, common.RESULTS_DIR)")
+    result = run_python("-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["student", "False", "None", str(MILESTONES / "results")]
+
+
+def test_plot_is_saved_when_matplotlib_is_installed_and_skipped_politely_otherwise(tmp_path):
+    png = tmp_path / "curves.png"
+    result = run_python(str(MILESTONES / "02_xor_1969.py"), "--smoke", "--impl", "reference",
+                        "--out", str(tmp_path / "out.json"), "--plot", str(png))
+    assert result.returncode == 0, result.stderr
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "No plot: matplotlib is not installed" in result.stdout
+        assert not png.exists()
+    else:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
