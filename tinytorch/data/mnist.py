@@ -35,6 +35,7 @@ import sys
 import tempfile
 import urllib.request
 import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple, Sequence
@@ -76,6 +77,10 @@ DOWNLOAD_CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_SECONDS = 30
 FILE_MODE = 0o644  # data files are readable by all (mkstemp would make them private)
 USER_AGENT = "tinytorch-data/1 (python urllib)"
+
+# Told after every chunk of a download: (bytes received so far, total bytes or None when the
+# server does not announce a length).
+Progress = Callable[[int, int | None], None]
 
 
 class Digits(NamedTuple):
@@ -241,7 +246,7 @@ def _read_mnist_file(file: Path, name: str, verify: bool) -> np.ndarray:
 # -- downloading ---------------------------------------------------------------------------
 
 def download_file(name: str, md5: str, folder: str | os.PathLike,
-                  mirrors: Sequence[str] = MIRRORS) -> Path:
+                  mirrors: Sequence[str] = MIRRORS, progress: Progress | None = None) -> Path:
     """Make sure ``folder/name`` holds the file whose md5 is ``md5``; return its path.
 
     - Cache hit: a file already there with the right md5 is kept, and nothing is fetched.
@@ -250,19 +255,20 @@ def download_file(name: str, md5: str, folder: str | os.PathLike,
     - The bytes stream into a temporary file in ``folder`` that takes the name ``name``
       (``os.replace``, atomic) only once its md5 is right: an interrupted or corrupt
       download never leaves a partial file behind.
+    - ``progress``, if given, is called after every chunk received (see ``Progress``).
 
     Raises DownloadError listing every URL tried and why it failed.
     """
     folder = Path(folder).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    if target.is_file() and _md5_of_file(target) == md5:
+    if target.is_file() and md5_of_file(target) == md5:
         return target
     failures = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{name}"
         try:
-            _fetch_verified(url, target, md5)
+            _fetch_verified(url, target, md5, progress)
             return target
         except (OSError, http.client.HTTPException, ValueError) as error:
             failures.append(f"  {url}: {type(error).__name__}: {error}")
@@ -287,7 +293,8 @@ def download_mnist(cache_dir: str | os.PathLike | None = None,
     return folder
 
 
-def _md5_of_file(path: Path) -> str:
+def md5_of_file(path: Path) -> str:
+    """The md5 of a file's bytes as hex, read in chunks (a data set need not fit in memory)."""
     digest = hashlib.md5()
     with path.open("rb") as stream:
         while chunk := stream.read(DOWNLOAD_CHUNK_BYTES):
@@ -295,17 +302,27 @@ def _md5_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fetch_verified(url: str, target: Path, md5: str) -> None:
+def _fetch_verified(url: str, target: Path, md5: str, progress: Progress | None) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     digest = hashlib.md5()
     with atomic_output(target) as out, \
             urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+        total = _announced_length(response) if progress else None
+        received = 0
         while chunk := response.read(DOWNLOAD_CHUNK_BYTES):
             digest.update(chunk)
             out.write(chunk)
+            received += len(chunk)
+            if progress:
+                progress(received, total)
         if digest.hexdigest() != md5:
             raise ChecksumError(f"the md5 of the bytes received is {digest.hexdigest()}, "
                                 f"expected {md5}")
+
+
+def _announced_length(response: http.client.HTTPResponse) -> int | None:
+    length = response.headers.get("Content-Length")
+    return int(length) if length is not None and length.isdigit() else None
 
 
 @contextmanager

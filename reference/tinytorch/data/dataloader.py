@@ -1,0 +1,462 @@
+"""Kata 08: the data pipeline, from samples in memory to augmented batches.
+
+Training reads its data over and over, one batch at a time, and every epoch asks the same
+three questions:
+
+1. **Which samples go together?** A ``DataLoader`` walks a data set in batches. With
+   ``shuffle=True`` every epoch draws a fresh order from ONE seeded random generator: the
+   run is reproducible (same seed, same sequence of epochs), yet no two epochs repeat, and
+   within an epoch every sample appears exactly once.
+2. **How do samples become one batch?** *Collation*: a list of samples (tuples, dicts,
+   arrays, numbers, Tensors) becomes one structure of the same shape whose leaves are
+   Tensors with a new first axis, the batch axis. When the data set is a ``TensorDataset``
+   (arrays in memory), a batch is gathered with ONE fancy index per array, ``x[indices]``:
+   NumPy copies the rows in C, instead of Python fetching samples one by one and stacking
+   them. ``test_6_systems.py`` measures what that is worth.
+3. **How does each epoch see slightly different images?** *Augmentation*: random crops and
+   mirror images multiply the data a model learns from. Done sample by sample in Python,
+   augmentation becomes the bottleneck of training; the transforms here work on a whole
+   ``(N, C, H, W)`` batch at once, each sample with its own random draw, without a Python
+   loop over the samples.
+
+The data-set protocol is the smallest one possible: anything with ``__len__`` and
+``__getitem__(i)`` (returning sample ``i``) is a data set, even a plain list of samples.
+
+Randomness: every random object here takes ``rng``, a ``np.random.Generator``, an integer
+seed or None (fresh randomness), and passes it to ``np.random.default_rng`` ONCE, when it
+is created. Each docstring says exactly what is drawn, in which order, so the draws can be
+reproduced: that is how the tests check your results sample by sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..core.tensor import Tensor
+
+Images = np.ndarray | Tensor
+Seed = np.random.Generator | int | None
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What a ``DataLoader`` reads: ``len(dataset)`` samples, sample ``i`` is ``dataset[i]``.
+
+    A sample may be anything ``collate`` understands: an array, a number, a Tensor, or a
+    tuple, list or dict of them (``(image, label)`` is the classic). Write your own data
+    set as any class with these two methods; it does not need to inherit from this one.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+# -- data sets --------------------------------------------------------------------------------
+
+class TensorDataset:
+    """Arrays that share their first dimension: sample ``i`` is ``(arrays[0][i], arrays[1][i], ...)``.
+
+    ``TensorDataset(images, labels)`` is the usual case. Each argument may be a NumPy array,
+    a Tensor or a (nested) list; all are kept as NumPy arrays in the tuple ``self.arrays``:
+    a Tensor's ``.data`` and an array as they are (no copy), a list converted with the
+    Tensor rules (Python floats become float32, ints int64).
+
+    Errors, raised by the constructor: no array at all, an array with no dimension (a
+    scalar), or arrays whose first dimensions differ are each a ``ValueError``; the last one
+    lists the shape of every array, e.g. ``got shapes (100, 3), (99,)``.
+    """
+
+    def __init__(self, *arrays: Any) -> None:
+        # BEGIN SOLUTION
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        self.arrays = tuple(Tensor(array).data for array in arrays)
+        for position, array in enumerate(self.arrays):
+            if array.ndim == 0:
+                raise ValueError(f"TensorDataset array {position} is a scalar (shape ()): every "
+                                 f"array needs a first dimension to index samples along")
+        if len({len(array) for array in self.arrays}) > 1:
+            shapes = ", ".join(str(array.shape) for array in self.arrays)
+            raise ValueError(f"TensorDataset needs arrays with the same first dimension, "
+                             f"got shapes {shapes}")
+        # END SOLUTION
+
+    def __len__(self) -> int:
+        # BEGIN SOLUTION
+        return len(self.arrays[0])
+        # END SOLUTION
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        """Sample ``index``: a tuple holding row ``index`` of every array.
+
+        The rows are views into the arrays (no copy). Negative indices count from the end,
+        as for a list; an index outside ``[-len, len)`` raises ``IndexError`` naming the
+        index and the length.
+        """
+        # BEGIN SOLUTION
+        length = len(self)
+        if not -length <= index < length:
+            raise IndexError(f"index {index} is out of range for a TensorDataset of {length} samples")
+        return tuple(array[index] for array in self.arrays)
+        # END SOLUTION
+
+    def gather(self, indices: np.ndarray) -> tuple[Tensor, ...]:
+        """The batch of the samples at ``indices`` (an int array): one Tensor per array.
+
+        This is the fast path of the ``DataLoader``: ``array[indices]`` gathers every row of
+        the batch in ONE NumPy call per array (fancy indexing copies the rows in C), where
+        ``collate([dataset[i] for i in indices])`` runs Python code for every sample before
+        it stacks them. The result equals that collation: same shapes, same dtypes.
+        """
+        # BEGIN SOLUTION
+        return tuple(Tensor(array[indices]) for array in self.arrays)
+        # END SOLUTION
+
+
+# -- collation --------------------------------------------------------------------------------
+
+# The leaves collate stacks; np.generic covers NumPy scalars such as np.int64(3).
+LEAF_TYPES = (np.ndarray, Tensor, np.generic, bool, int, float)
+
+
+def collate(samples: Sequence[Any]) -> Any:
+    """Turn a list of samples into one batch with the same structure as each sample.
+
+    - A tuple or list sample gives a tuple: element ``k`` of the batch is the collation of
+      element ``k`` of every sample. Every sample must have the same number of elements.
+    - A dict sample gives a dict with the same keys, in the first sample's order, each
+      value collated. Every sample must have the same keys.
+    - An array, a Tensor or a number (Python or NumPy ``bool``, ``int``, ``float``) is a
+      leaf: the leaves of all samples are stacked along a new first axis into ONE Tensor of
+      shape ``(len(samples), *leaf_shape)``. Each leaf follows the Tensor dtype rules
+      (arrays and Tensors keep their dtype, Python floats become float32 and ints int64),
+      so a list of integer labels becomes an int64 Tensor of shape ``(N,)``.
+
+    Nesting works to any depth (a dict of tuples, ...). Errors, each naming what differs:
+
+    - an empty list: ``ValueError``;
+    - leaves of different shapes ("ragged" samples): ``ValueError`` naming the two shapes
+      and the positions of the samples, e.g. ``sample 0 has shape (3, 32, 32) but sample 5
+      has shape (3, 28, 28)``;
+    - tuples of different lengths, or dicts with different keys: ``ValueError`` naming both
+      lengths, or both key lists;
+    - samples that are not all the same kind (a tuple here, a dict there) or a leaf of
+      another type (a string, None): ``TypeError`` naming the type (the helper
+      ``_require_all`` below checks a list of samples and raises it for you).
+    """
+    # BEGIN SOLUTION
+    if len(samples) == 0:
+        raise ValueError("collate needs at least one sample, got an empty list")
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        _require_all(samples, (tuple, list), "a tuple or list, like sample 0")
+        for position, sample in enumerate(samples):
+            if len(sample) != len(first):
+                raise ValueError(f"cannot collate samples of different lengths: sample 0 has "
+                                 f"{len(first)} elements but sample {position} has {len(sample)}")
+        return tuple(collate([sample[k] for sample in samples]) for k in range(len(first)))
+    if isinstance(first, dict):
+        _require_all(samples, dict, "a dict, like sample 0")
+        for position, sample in enumerate(samples):
+            if sample.keys() != first.keys():
+                raise ValueError(f"cannot collate dicts with different keys: sample 0 has keys "
+                                 f"{list(first)} but sample {position} has keys {list(sample)}")
+        return {key: collate([sample[key] for sample in samples]) for key in first}
+    _require_all(samples, LEAF_TYPES, "an array, a Tensor or a number")
+    leaves = [Tensor(sample).data for sample in samples]
+    for position, leaf in enumerate(leaves):
+        if leaf.shape != leaves[0].shape:
+            raise ValueError(f"cannot stack samples of different shapes: sample 0 has shape "
+                             f"{leaves[0].shape} but sample {position} has shape {leaf.shape}")
+    return Tensor(np.stack(leaves))
+    # END SOLUTION
+
+
+def _require_all(samples: Sequence[Any], kind: type | tuple[type, ...], expected: str) -> None:
+    """Raise TypeError unless every sample is an instance of ``kind``."""
+    for position, sample in enumerate(samples):
+        if not isinstance(sample, kind):
+            raise TypeError(f"cannot collate sample {position}, a {type(sample).__name__}: "
+                            f"expected {expected}")
+
+
+# -- the loader --------------------------------------------------------------------------------
+
+class DataLoader:
+    """Iterate over a data set in batches: ``for images, labels in DataLoader(data, 64): ...``.
+
+    - ``dataset``: anything with ``__len__`` and ``__getitem__`` (see ``Dataset``); a
+      ``TensorDataset`` takes the fast path (``gather``).
+    - ``batch_size``: a positive int, else ``ValueError`` naming it. Every batch holds
+      ``batch_size`` samples except possibly the last one of an epoch, which holds the rest,
+      unless ``drop_last`` drops it.
+    - ``shuffle``: False walks the samples in order 0, 1, 2, ...; True draws a new order at
+      the start of every epoch with ``self.rng.permutation(len(dataset))``.
+    - ``rng``: a Generator, a seed or None; ``self.rng = np.random.default_rng(rng)`` is
+      created ONCE, here. Two loaders with the same seed give the same epochs; one loader
+      gives a different order each epoch, because its generator moves on.
+
+    ``len(loader)`` is the number of batches in an epoch. Iterating gives the batches:
+    ``dataset.gather(indices)`` for a ``TensorDataset``, otherwise
+    ``collate([dataset[i] for i in indices])``. A dataset without ``__len__`` and
+    ``__getitem__`` is a ``TypeError``.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, rng: Seed = None) -> None:
+        # BEGIN SOLUTION
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"DataLoader needs a data set with __len__ and __getitem__, got a "
+                            f"{type(dataset).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got batch_size={batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.rng = np.random.default_rng(rng)
+        # END SOLUTION
+
+    def __len__(self) -> int:
+        """Batches per epoch: ``ceil(n / batch_size)``, or ``floor(n / batch_size)`` with drop_last."""
+        # BEGIN SOLUTION
+        count = len(self.dataset)
+        return count // self.batch_size if self.drop_last else math.ceil(count / self.batch_size)
+        # END SOLUTION
+
+    def batch_indices(self) -> list[np.ndarray]:
+        """The sample indices of one epoch, batch by batch: a list of int arrays.
+
+        The epoch's order is ``self.rng.permutation(n)`` with shuffle (one new draw per
+        call, so every epoch differs) and ``np.arange(n)`` without. It is cut into
+        consecutive pieces of ``batch_size``; the last piece may be shorter, and with
+        ``drop_last`` a shorter last piece is left out. Concatenated, the pieces hold every
+        index exactly once (without drop_last): no sample is lost or repeated in an epoch.
+        """
+        # BEGIN SOLUTION
+        count = len(self.dataset)
+        order = self.rng.permutation(count) if self.shuffle else np.arange(count)
+        stop = len(self) * self.batch_size
+        return [order[start:start + self.batch_size] for start in range(0, stop, self.batch_size)]
+        # END SOLUTION
+
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch of batches, in the order of ``batch_indices()`` (called once per epoch)."""
+        # BEGIN SOLUTION
+        for indices in self.batch_indices():
+            if isinstance(self.dataset, TensorDataset):
+                yield self.dataset.gather(indices)
+            else:
+                yield collate([self.dataset[int(i)] for i in indices])
+        # END SOLUTION
+
+
+# -- batch-vectorized augmentation ---------------------------------------------------------
+
+def crop_batch(images: np.ndarray, top: np.ndarray, left: np.ndarray, size: int) -> np.ndarray:
+    """Cut a ``size`` x ``size`` window out of every image, each at its own place.
+
+    ``images`` has shape ``(N, C, H, W)``; ``top`` and ``left`` are int arrays of shape
+    ``(N,)``. The result is a new array of shape ``(N, C, size, size)`` and the images'
+    dtype with::
+
+        out[n] = images[n, :, top[n]:top[n] + size, left[n]:left[n] + size]
+
+    for every ``n`` at once, without a Python loop over the samples. One way:
+    ``np.lib.stride_tricks.sliding_window_view`` shows every ``size`` x ``size`` window of
+    the images as a view of shape ``(N, C, H - size + 1, W - size + 1, size, size)``,
+    without copying anything; one advanced index then picks window ``(top[n], left[n])`` of
+    image ``n``. A ``size`` larger than ``H`` or ``W`` is a ``ValueError`` naming both.
+    """
+    # BEGIN SOLUTION
+    height, width = images.shape[-2:]
+    if size > height or size > width:
+        raise ValueError(f"cannot crop {size}x{size} windows from images of {height}x{width} "
+                         f"(shape {images.shape})")
+    windows = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(2, 3))
+    return windows[np.arange(len(images)), :, top, left]
+    # END SOLUTION
+
+
+def flip_batch(images: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Mirror left-right the images ``n`` where ``flip[n]`` is True; the others stay as they are.
+
+    ``images`` has shape ``(N, C, H, W)`` and ``flip`` is a bool array of shape ``(N,)``.
+    Left-right is the width axis, the last one: a flipped image's column ``j`` is the
+    original's column ``W - 1 - j``. Returns a new array (never the input itself), without
+    a Python loop over the samples: ``images[..., ::-1]`` is a mirrored view, and the bool
+    array ``flip`` used as an index selects the images to change, all at once.
+    """
+    # BEGIN SOLUTION
+    out = images.copy()
+    out[flip] = images[flip, ..., ::-1]
+    return out
+    # END SOLUTION
+
+
+class RandomCrop:
+    """Pad every image with ``padding`` zeros on each side, then crop ``size`` x ``size`` at random.
+
+    The classic CIFAR-10 augmentation is ``RandomCrop(32, padding=4)``: each 32x32 image
+    moves by up to 4 pixels in each direction, and the pixels that come in are black.
+
+    Calling it on a batch ``(N, C, H, W)`` (a NumPy array or a Tensor; the result is the same
+    kind, with the same dtype) returns ``(N, C, size, size)``. After padding to
+    ``(H + 2p, W + 2p)``, it draws the offsets of all the images with two calls, in this order::
+
+        top = self.rng.integers(0, H + 2p - size + 1, size=N)
+        left = self.rng.integers(0, W + 2p - size + 1, size=N)
+
+    and crops with ``crop_batch``: every image gets its own offset. ``size`` must be a
+    positive int and ``padding`` a non-negative int (``ValueError`` naming the argument).
+    A batch that is not 4-D, or a ``size`` larger than the padded images, is a
+    ``ValueError`` naming the shape.
+    """
+
+    def __init__(self, size: int, padding: int = 0, rng: Seed = None) -> None:
+        # BEGIN SOLUTION
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"RandomCrop size must be a positive int, got size={size!r}")
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"RandomCrop padding must be a non-negative int, got padding={padding!r}")
+        self.size = size
+        self.padding = padding
+        self.rng = np.random.default_rng(rng)
+        # END SOLUTION
+
+    def __call__(self, images: Images) -> Images:
+        # BEGIN SOLUTION
+        batch = _batch_array(images, "RandomCrop")
+        count, channels, height, width = batch.shape
+        p = self.padding
+        if self.size > height + 2 * p or self.size > width + 2 * p:
+            raise ValueError(f"RandomCrop(size={self.size}, padding={p}) cannot crop images of "
+                             f"shape {batch.shape[1:]}: padded they are only "
+                             f"{height + 2 * p}x{width + 2 * p}")
+        # A zero canvas with the batch copied into its middle: np.pad does the same, slower.
+        padded = np.zeros((count, channels, height + 2 * p, width + 2 * p), dtype=batch.dtype)
+        padded[:, :, p:p + height, p:p + width] = batch
+        top = self.rng.integers(0, height + 2 * p - self.size + 1, size=count)
+        left = self.rng.integers(0, width + 2 * p - self.size + 1, size=count)
+        return _same_kind(crop_batch(padded, top, left, self.size), images)
+        # END SOLUTION
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability ``p``, independently per image.
+
+    On a batch ``(N, C, H, W)`` (array or Tensor; the result is the same kind) it draws
+    ``flip = self.rng.random(N) < p``, one draw per image, and returns
+    ``flip_batch(batch, flip)``. ``p`` must be in [0, 1] (``ValueError`` naming ``p``);
+    a batch that is not 4-D is a ``ValueError`` naming its shape.
+    """
+
+    def __init__(self, p: float = 0.5, rng: Seed = None) -> None:
+        # BEGIN SOLUTION
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomHorizontalFlip probability p must be in [0, 1], got p={p}")
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+        # END SOLUTION
+
+    def __call__(self, images: Images) -> Images:
+        # BEGIN SOLUTION
+        batch = _batch_array(images, "RandomHorizontalFlip")
+        flip = self.rng.random(len(batch)) < self.p
+        return _same_kind(flip_batch(batch, flip), images)
+        # END SOLUTION
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class Normalize:
+    """Per-channel standardisation: ``out[:, c] = (images[:, c] - mean[c]) / std[c]``.
+
+    ``mean`` and ``std`` hold one value per channel, in the images' units (pixels 0..255,
+    or 0..1 if you scaled them); every ``std`` must be positive and both must have the same
+    length, else ``ValueError`` naming them. The channel axis of ``(N, C, H, W)`` is axis 1:
+    reshape the statistics to ``(1, C, 1, 1)``, since plain broadcasting of a ``(C,)``
+    array would pair them with the LAST axis, the width.
+
+    On a batch (array or Tensor; the result is the same kind) whose channel count is not
+    ``len(mean)``, or that is not 4-D, raise ``ValueError`` naming the shape. Floating-point
+    images keep their dtype; integer images (uint8 pixels) give float32.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        # BEGIN SOLUTION
+        self.mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+        self.std = np.asarray(std, dtype=np.float64).reshape(-1)
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"Normalize needs one mean and one std per channel, got "
+                             f"{len(self.mean)} means {self.mean.tolist()} and {len(self.std)} "
+                             f"stds {self.std.tolist()}")
+        if not np.all(self.std > 0):
+            raise ValueError(f"Normalize needs every std to be positive, got std={self.std.tolist()}")
+        # END SOLUTION
+
+    def __call__(self, images: Images) -> Images:
+        # BEGIN SOLUTION
+        batch = _batch_array(images, "Normalize")
+        if batch.shape[1] != len(self.mean):
+            raise ValueError(f"Normalize has statistics for {len(self.mean)} channels, but the "
+                             f"batch of shape {batch.shape} has {batch.shape[1]} (axis 1)")
+        dtype = batch.dtype if batch.dtype.kind == "f" else np.dtype(np.float32)
+        out = batch.astype(dtype)  # a copy: the in-place steps below must not touch the input
+        out -= self.mean.astype(dtype).reshape(1, -1, 1, 1)
+        out /= self.std.astype(dtype).reshape(1, -1, 1, 1)
+        return _same_kind(out, images)
+        # END SOLUTION
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+
+
+class Compose:
+    """Chain transforms: ``Compose([RandomCrop(32, 4), RandomHorizontalFlip(), Normalize(m, s)])``.
+
+    Calling it applies each transform in the order given, each to the previous one's output.
+    Every transform must be callable: otherwise ``TypeError`` naming its position, at
+    construction. The transforms are kept, in order, in the list ``self.transforms``.
+    """
+
+    def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
+        # BEGIN SOLUTION
+        for position, transform in enumerate(transforms):
+            if not callable(transform):
+                raise TypeError(f"Compose transform {position} is not callable: {transform!r}")
+        self.transforms = list(transforms)
+        # END SOLUTION
+
+    def __call__(self, images: Images) -> Images:
+        # BEGIN SOLUTION
+        for transform in self.transforms:
+            images = transform(images)
+        return images
+        # END SOLUTION
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms!r})"
+
+
+def _batch_array(images: Images, who: str) -> np.ndarray:
+    """The NumPy array of a batch of images, checked to be (N, C, H, W)."""
+    batch = images.data if isinstance(images, Tensor) else np.asarray(images)
+    if batch.ndim != 4:
+        raise ValueError(f"{who} works on a batch of images of shape (N, C, H, W), got shape "
+                         f"{batch.shape}")
+    return batch
+
+
+def _same_kind(result: np.ndarray, like: Images) -> Images:
+    """``result`` as a Tensor if the input ``like`` was one, else as the array it is."""
+    return Tensor(result) if isinstance(like, Tensor) else result

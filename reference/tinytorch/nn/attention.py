@@ -1,0 +1,291 @@
+"""Kata 12: attention, the operation that lets every token look at every other token.
+
+Each token emits a **query** ("what am I looking for?"), a **key** ("what do I contain?")
+and a **value** ("what do I pass on?"). Token ``i``'s output is an average of all the
+values, weighted by how well its query matches each key::
+
+    scores  = Q @ K^T / sqrt(d)          # (..., T, S): query i against key j
+    weights = softmax(scores, over j)    # each row sums to 1
+    output  = weights @ V                # (..., T, d_v)
+
+The ``1 / sqrt(d)`` keeps the scores' spread independent of the head size ``d``: a dot
+product of ``d`` unit-variance numbers has variance ``d``, and an unscaled softmax of
+such scores would be nearly one-hot, with vanishing gradients.
+
+**Masks.** In TinyTorch a mask is a boolean array that broadcasts against the scores
+``(..., T, S)``, and ``True`` means KEEP: query ``i`` may attend to key ``j``. (This is the
+convention of PyTorch's ``scaled_dot_product_attention``.) Masked scores become ``-inf``
+BEFORE the softmax, so they receive exactly zero weight and the kept weights still sum to
+one; zeroing weights after the softmax would leave rows that no longer sum to one.
+
+- A **causal** mask lets position ``i`` see only positions ``<= i``: a language model
+  must predict token ``i + 1`` without peeking at it.
+- A **padding** mask hides the padding at the end of shorter sequences in a batch.
+
+A row whose every key is masked (a query in a sequence of length 0) has no sensible
+softmax: ``exp(-inf) / 0`` is ``nan``. TinyTorch's choice: such a row gets all-zero
+weights, so its output is zero and no gradient flows through it, with no ``nan`` and
+no warning.
+
+**Memory.** The weights form a ``T x S`` matrix per head and per sequence, kept for the
+backward pass: doubling the sequence length quadruples it. That quadratic term is why long
+contexts are expensive, and what FlashAttention avoids by never storing the matrix.
+
+**Multi-head attention** runs ``H`` attentions of size ``d = embed_dim / H`` side by side,
+each on its own slice of the projected queries, keys and values, then mixes their outputs
+with one more linear layer. Splitting heads is a reshape and a transpose, no copy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..core.autograd import Function, Gradients, record
+from ..core.tensor import Tensor
+from .layers import Linear, Module
+
+MaskLike = Tensor | np.ndarray | None
+
+
+class KVCache(Protocol):
+    """What :class:`MultiHeadAttention` needs from a key/value cache (kata 17 builds one).
+
+    ``update(k, v)`` receives this step's keys and values, shape ``(B, H, T_new, d)``,
+    stores them, and returns the keys and values of ALL positions so far,
+    ``(B, H, S, d)`` with ``S >= T_new``, the new ones last.
+    """
+
+    def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+def causal_mask(num_queries: int, num_keys: int | None = None) -> np.ndarray:
+    """Boolean ``(num_queries, num_keys)`` mask, True where query ``i`` may see key ``j``.
+
+    With ``num_keys`` None (the usual square case) it is the lower triangle, diagonal
+    included: position ``i`` sees ``0..i``. With more keys than queries, the queries are
+    the LAST ``num_queries`` positions of the ``num_keys`` (what a decoder with a KV cache
+    computes): query ``i`` sits at position ``i + num_keys - num_queries`` and sees every key
+    up to that position. ``causal_mask(2, 4)`` is ``[[T, T, T, F], [T, T, T, T]]``.
+    ``num_keys < num_queries`` or ``num_queries < 1`` is a ``ValueError`` naming both.
+    """
+    # BEGIN SOLUTION
+    if num_keys is None:
+        num_keys = num_queries
+    if num_queries < 1 or num_keys < num_queries:
+        raise ValueError(f"causal_mask needs 1 <= num_queries <= num_keys, got "
+                         f"num_queries={num_queries}, num_keys={num_keys}")
+    return np.tri(num_queries, num_keys, k=num_keys - num_queries, dtype=bool)
+    # END SOLUTION
+
+
+def padding_mask(lengths: Any, seq_len: int) -> np.ndarray:
+    """Boolean ``(B, 1, seq_len)`` mask: True at the first ``lengths[b]`` keys of sequence b.
+
+    The middle axis of size 1 broadcasts over the queries, so the mask fits scores of shape
+    ``(B, T, seq_len)``. Only keys are masked: the outputs at padded query positions are
+    computed anyway and ignored downstream (the loss skips them). ``lengths`` is a list,
+    array or Tensor of B integers; one that is negative or above ``seq_len`` is a
+    ``ValueError`` naming it and ``seq_len``.
+    """
+    # BEGIN SOLUTION
+    lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    bad = lengths[(lengths < 0) | (lengths > seq_len)]
+    if bad.size:
+        raise ValueError(f"sequence lengths {bad.tolist()} are outside [0, seq_len={seq_len}]")
+    return (np.arange(seq_len) < lengths[:, np.newaxis])[:, np.newaxis, :]
+    # END SOLUTION
+
+
+def as_bool_mask(mask: Tensor | np.ndarray) -> np.ndarray:
+    """The mask's boolean array; ``TypeError`` naming the dtype if it is not boolean.
+
+    An additive float mask (0 to keep, -inf to block) is a different convention: convert it
+    with ``mask == 0``.
+    """
+    # BEGIN SOLUTION
+    array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if array.dtype != np.bool_:
+        raise TypeError(f"an attention mask must be boolean (True = keep), got dtype {array.dtype}; "
+                        f"for an additive 0 / -inf mask use mask == 0")
+    return array
+    # END SOLUTION
+
+
+def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Softmax over the LAST axis (the keys) of ``scores``, with masked entries exactly 0.
+
+    ``mask`` (True = keep) broadcasts against ``scores``. Set the masked scores to ``-inf``
+    (``np.where``), subtract each row's maximum (kata 02: no overflow for any score), then
+    ``exp`` and divide by the row's sum. A fully masked row has maximum ``-inf``: subtract 0
+    there instead (``exp(-inf)`` is 0, no warning) and divide by 1 instead of its zero sum,
+    so the row is all zeros. Works on NumPy arrays (the forward of attention) and keeps
+    their dtype.
+    """
+    # BEGIN SOLUTION
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    row_max = scores.max(axis=-1, keepdims=True)
+    shifted = scores - np.where(np.isfinite(row_max), row_max, 0)
+    exponentials = np.exp(shifted, out=shifted)
+    total = exponentials.sum(axis=-1, keepdims=True)
+    exponentials /= np.where(total > 0, total, 1)
+    return exponentials
+    # END SOLUTION
+
+
+class AttentionBackward(Function):
+    """Closed-form backward of ``softmax(Q K^T * scale [masked]) V``.
+
+    Inputs ``(q, k, v)``: q ``(..., T, d)``, k ``(..., S, d)``, v ``(..., S, d_v)``. The
+    forward saved the attention ``weights`` P ``(..., T, S)`` and the ``scale`` as
+    arguments; ``grad`` is dL/d output ``(..., T, d_v)``. With ^T swapping the last two axes:
+
+        dV = P^T @ grad
+        dP = grad @ V^T
+        dS = P * (dP - sum(dP * P, last axis, keepdims))      # softmax's backward, kata 05
+        dQ = dS @ K * scale
+        dK = dS^T @ Q * scale
+
+    Masked entries have P = 0, so dS is 0 there and no gradient leaks through the mask.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        q, k, v = self.inputs
+        weights, scale = self.arguments["weights"], self.arguments["scale"]
+        # BEGIN SOLUTION
+        grad_v = np.swapaxes(weights, -1, -2) @ grad
+        grad_weights = grad @ np.swapaxes(v.data, -1, -2)
+        grad_weights -= (grad_weights * weights).sum(axis=-1, keepdims=True)
+        grad_scores = grad_weights * weights
+        grad_scores *= scale
+        grad_q = grad_scores @ k.data
+        grad_k = np.swapaxes(grad_scores, -1, -2) @ q.data
+        return grad_q, grad_k, grad_v
+        # END SOLUTION
+
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: MaskLike = None) -> Tensor:
+    """``softmax(q @ k^T / sqrt(d), masked) @ v``, one fused, differentiable operation.
+
+    Shapes: q ``(..., T, d)``, k ``(..., S, d)``, v ``(..., S, d_v)`` with the same leading
+    (batch, head) axes; the result is ``(..., T, d_v)`` in q's dtype. ``mask``: None, or a
+    boolean array/Tensor broadcastable to ``(..., T, S)``, True = keep.
+
+    Check first, and raise with the shapes in the message: ``ValueError`` when q and k
+    differ in ``d``, k and v differ in ``S``, the leading axes differ, or the mask does not
+    broadcast to the scores; ``TypeError`` when the mask is not boolean (:func:`as_bool_mask`).
+
+    Then compute with NumPy: multiply q (not the bigger scores) by the Python float
+    ``1 / math.sqrt(d)``, take the scores against ``np.swapaxes(k, -1, -2)``, get the weights
+    with :func:`masked_softmax`, multiply by v, and ``record`` the output with
+    :class:`AttentionBackward`, inputs ``(q, k, v)`` and the arguments ``weights=`` and
+    ``scale=``. The saved weights are the ``(..., T, S)`` memory of this kata's systems view.
+    """
+    # BEGIN SOLUTION
+    *batch_q, length, dim = q.shape
+    *batch_k, keys, dim_k = k.shape
+    *batch_v, keys_v, _ = v.shape
+    if dim != dim_k or keys != keys_v or batch_q != batch_k or batch_k != batch_v:
+        raise ValueError(f"attention needs q (..., T, d), k (..., S, d), v (..., S, d_v) with "
+                         f"the same leading axes; got q {q.shape}, k {k.shape}, v {v.shape}")
+    mask_array = None
+    if mask is not None:
+        mask_array = as_bool_mask(mask)
+        scores_shape = (*batch_q, length, keys)
+        try:
+            fits = np.broadcast_shapes(mask_array.shape, scores_shape) == scores_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"mask of shape {mask_array.shape} does not broadcast to the scores "
+                             f"of shape {scores_shape}")
+    scale = 1.0 / math.sqrt(dim)
+    scores = (q.data * scale) @ np.swapaxes(k.data, -1, -2)
+    weights = masked_softmax(scores, mask_array)
+    output = Tensor(weights @ v.data)
+    return record(output, AttentionBackward, (q, k, v), weights=weights, scale=scale)
+    # END SOLUTION
+
+
+class MultiHeadAttention(Module):
+    """``num_heads`` attention heads over ``embed_dim``-dimensional tokens.
+
+    Four ``Linear(embed_dim, embed_dim)`` layers, assigned in this order: ``q_proj``,
+    ``k_proj``, ``v_proj`` (each produces all heads at once) and ``out_proj`` (mixes the
+    heads' concatenated outputs). Their ``rng`` values are derived from the one given
+    (``np.random.default_rng(rng)`` passed to each, in that order). ``embed_dim`` must be a
+    multiple of ``num_heads`` (``head_dim = embed_dim // num_heads``): otherwise raise
+    ``ValueError`` naming both numbers. ``causal=True`` applies :func:`causal_mask` on
+    every call (a GPT decoder); False (the default) lets every token see every other one.
+
+    ``forward(x, mask=None, cache=None)`` for ``x`` of shape ``(B, T, embed_dim)``:
+
+    1. project the tokens flattened to ``(B * T, embed_dim)`` (one large matrix product
+       each, as in kata 13's MLP): ``q_proj``, ``k_proj``, ``v_proj``;
+    2. split heads (:meth:`split_heads`): reshape to ``(B, T, H, d)``, then transpose axes
+       1 and 2 to ``(B, H, T, d)``. Head ``h`` owns columns ``h*d .. (h+1)*d - 1`` of each
+       projection. (Reshaping straight to ``(B, H, T, d)`` would scramble tokens and heads.)
+    3. if a ``cache`` (see :class:`KVCache`) is given: ``k, v = cache.update(k, v)``;
+       the keys then span ``S >= T`` positions, the queries being the last ``T``;
+    4. attention with :func:`scaled_dot_product_attention`: the mask is the causal mask
+       ``(T, S)`` if ``causal``, AND the given ``mask`` (broadcastable to ``(B, T, S)``, or
+       ``(T, S)``; read it with :func:`as_bool_mask` and give it a head axis with
+       ``np.expand_dims(mask, -3)`` when it is 3-D);
+    5. merge heads: transpose back to ``(B, T, H, d)``, reshape to ``(B * T, embed_dim)``;
+    6. ``out_proj``, reshaped to ``(B, T, embed_dim)``.
+
+    Only Tensor operations and the fused attention: the whole layer is differentiable.
+    A wrong input shape is a ``ValueError`` naming it and ``embed_dim``.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False,
+                 rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.causal = causal
+        # BEGIN SOLUTION
+        if num_heads < 1 or embed_dim % num_heads:
+            raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
+        self.head_dim = embed_dim // num_heads
+        generator = np.random.default_rng(rng)
+        self.q_proj = Linear(embed_dim, embed_dim, rng=generator)
+        self.k_proj = Linear(embed_dim, embed_dim, rng=generator)
+        self.v_proj = Linear(embed_dim, embed_dim, rng=generator)
+        self.out_proj = Linear(embed_dim, embed_dim, rng=generator)
+        # END SOLUTION
+
+    def forward(self, x: Tensor, mask: MaskLike = None, cache: KVCache | None = None) -> Tensor:
+        # BEGIN SOLUTION
+        if x.ndim != 3 or x.shape[-1] != self.embed_dim:
+            raise ValueError(f"MultiHeadAttention(embed_dim={self.embed_dim}) expects input of "
+                             f"shape (B, T, {self.embed_dim}), got {x.shape}")
+        batch, length, _ = x.shape
+        tokens = x.reshape(batch * length, self.embed_dim)
+        q = self.split_heads(self.q_proj(tokens), batch)
+        k = self.split_heads(self.k_proj(tokens), batch)
+        v = self.split_heads(self.v_proj(tokens), batch)
+        if cache is not None:
+            k, v = cache.update(k, v)
+        combined = causal_mask(length, k.shape[-2]) if self.causal else None
+        if mask is not None:
+            given = as_bool_mask(mask)
+            given = np.expand_dims(given, -3) if given.ndim == 3 else given
+            combined = given if combined is None else combined & given
+        heads = scaled_dot_product_attention(q, k, v, mask=combined)
+        merged = heads.transpose(1, 2).reshape(batch * length, self.embed_dim)
+        return self.out_proj(merged).reshape(batch, length, self.embed_dim)
+        # END SOLUTION
+
+    def split_heads(self, x: Tensor, batch: int) -> Tensor:
+        """``(B * T, embed_dim)`` -> ``(B, H, T, head_dim)``: reshape, then swap axes 1 and 2."""
+        # BEGIN SOLUTION
+        return x.reshape(batch, -1, self.num_heads, self.head_dim).transpose(1, 2)
+        # END SOLUTION
+
+    def __repr__(self) -> str:
+        return (f"MultiHeadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
+                f"causal={self.causal})")

@@ -1,0 +1,233 @@
+"""Kata 13: transformers, the architecture behind GPT, assembled from the last twelve katas.
+
+A GPT turns a batch of token ids ``(B, T)`` into next-token scores ``(B, T, vocab)``::
+
+    x = token_embedding(idx) + positions          # kata 11: (B, T, dim)
+    for each block:                               # this kata
+        x = x + attention(layer_norm_1(x))        #   tokens exchange information (kata 12)
+        x = x + mlp(layer_norm_2(x))              #   each token thinks on its own
+    logits = head(final_layer_norm(x))            # (B, T, vocab)
+
+Three ideas make deep stacks of these blocks trainable:
+
+- **Residual connections** (``x = x + f(x)``): the gradient reaches early layers through
+  the additions unchanged, however deep the stack. A block starts close to the identity
+  and learns a correction.
+- **Layer normalization** rescales each token's vector to zero mean and unit variance
+  (then a learned scale and shift), so activations keep their size from block to block.
+  Unlike batch normalization it never mixes examples or positions: it behaves the same
+  for a batch of one token at generation time as for a training batch.
+- **Pre-norm**: normalising the INPUT of each sub-layer (GPT-2 and later) rather than the
+  sum after it (the 2017 original) leaves the residual path itself untouched, which trains
+  stably without learning-rate warm-up tricks at small scale.
+
+The causal mask inside every attention layer makes position ``t``'s logits depend on
+tokens ``0..t`` only, so one forward pass trains ``T`` next-token predictions at once, and
+``generate`` can extend a prompt one sampled token at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.activations import GELU
+from ..core.autograd import Function, Gradients, no_grad, record
+from ..core.tensor import Tensor
+from .attention import KVCache, MaskLike, MultiHeadAttention
+from .embeddings import Embedding, PositionalEmbedding
+from .layers import Dropout, Linear, Module, Sequential
+from .losses import CrossEntropyLoss
+
+# generate(): a temperature below this (0 included) means greedy decoding, the argmax.
+# Dividing logits by a tinier temperature would overflow to inf for no change in the result.
+GREEDY_TEMPERATURE = 1e-6
+
+
+class LayerNormBackward(Function):
+    """Closed-form gradients of ``y = x_hat * weight + bias`` over the last axis.
+
+    Inputs ``(x, weight, bias)``; the forward saved ``normalized`` (x_hat, the shape of x)
+    and ``inv_std`` (``1 / sqrt(var + eps)``, shape ``(..., 1)``) as arguments. With
+    ``g = grad * weight`` (the gradient reaching x_hat) and means over the last axis::
+
+        dx      = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+        dweight = sum of grad * x_hat over every axis but the last
+        dbias   = sum of grad over every axis but the last
+
+    The two subtracted terms are the gradient flowing through the mean and through the
+    variance: every input of a row moves both, so each output depends on the whole row.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        weight = self.inputs[1]
+        normalized, inv_std = self.arguments["normalized"], self.arguments["inv_std"]
+        raise NotImplementedError("LayerNormBackward.backward: not implemented yet (kata 13 Transformers)")
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """Normalize ``x`` over its LAST axis, then scale by ``weight`` and shift by ``bias``.
+
+    PyTorch's definition, which the tests hold you to::
+
+        mean = x.mean(-1)                          # per row (token)
+        var  = ((x - mean) ** 2).mean(-1)          # BIASED: divide by n, not n - 1
+        y    = (x - mean) / sqrt(var + eps) * weight + bias    # eps INSIDE the sqrt
+
+    Compute with NumPy (``keepdims=True`` throughout) and ``record`` the output with
+    :class:`LayerNormBackward`, inputs ``(x, weight, bias)`` and arguments
+    ``normalized=`` (x_hat) and ``inv_std=``. ``eps`` is a Python float, so float32 stays
+    float32.
+    """
+    raise NotImplementedError("layer_norm: not implemented yet (kata 13 Transformers)")
+
+
+class LayerNorm(Module):
+    """Layer normalization over the last axis of size ``dim``.
+
+    Parameters ``weight`` (ones) and ``bias`` (zeros), float32, shape ``(dim,)``, in that
+    order: at initialisation the layer only normalises. An input whose last axis is not
+    ``dim`` is a ``ValueError`` naming its shape and ``dim``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+        raise NotImplementedError("LayerNorm.__init__: not implemented yet (kata 13 Transformers)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("LayerNorm.forward: not implemented yet (kata 13 Transformers)")
+
+    def __repr__(self) -> str:
+        return f"LayerNorm(dim={self.dim}, eps={self.eps})"
+
+
+class MLP(Module):
+    """The feed-forward half of a block: ``proj(GELU(fc(x)))``, applied to every token.
+
+    ``fc = Linear(dim, hidden)`` then ``proj = Linear(hidden, dim)`` (assigned in that order,
+    ``rng`` passed through ``np.random.default_rng`` to both), with kata 02's ``GELU`` (the
+    tanh approximation) between them. ``hidden`` is usually ``4 * dim``: this is where most
+    of a transformer's parameters and FLOPs are.
+
+    ``forward`` takes ``x`` of any shape ``(..., dim)``. Since every token goes through on
+    its own, flatten the tokens to ``(N, dim)`` first and restore the shape at the end: one
+    large matrix product per layer, in both directions, instead of a batch of small ones
+    whose weight gradients must then be summed (a quarter to a third faster here).
+    """
+
+    def __init__(self, dim: int, hidden: int, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        raise NotImplementedError("MLP.__init__: not implemented yet (kata 13 Transformers)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError("MLP.forward: not implemented yet (kata 13 Transformers)")
+
+
+class TransformerBlock(Module):
+    """A pre-norm transformer block (GPT-2)::
+
+        x = x + dropout(attn(ln1(x)))
+        x = x + dropout(mlp(ln2(x)))
+
+    Sub-modules, in this order: ``ln1 = LayerNorm(dim)``, ``attn =
+    MultiHeadAttention(dim, num_heads, causal=causal)``, ``ln2 = LayerNorm(dim)``,
+    ``mlp = MLP(dim, mlp_ratio * dim)`` and ``dropout = Dropout(dropout)``; ``rng`` goes
+    through ``np.random.default_rng`` to ``attn``, ``mlp`` and ``dropout`` in that order.
+    ``causal`` is True by default: this is a decoder block, as in GPT.
+
+    ``forward(x, mask=None, cache=None)``: ``mask`` and ``cache`` go to ``attn`` unchanged
+    (a KV cache, kata 17, holds this block's keys and values).
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 4, dropout: float = 0.0,
+                 causal: bool = True, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        raise NotImplementedError("TransformerBlock.__init__: not implemented yet (kata 13 Transformers)")
+
+    def forward(self, x: Tensor, mask: MaskLike = None, cache: KVCache | None = None) -> Tensor:
+        raise NotImplementedError("TransformerBlock.forward: not implemented yet (kata 13 Transformers)")
+
+
+class GPT(Module):
+    """A decoder-only language model: token ids ``(B, T)`` in, logits ``(B, T, vocab)`` out.
+
+    Sub-modules, in this order, all built from one ``np.random.default_rng(rng)``:
+
+    - ``token_embedding = Embedding(vocab_size, dim)``
+    - ``position_embedding = PositionalEmbedding(max_len, dim)`` (learned, as in GPT-2)
+    - ``blocks = Sequential(*num_layers causal TransformerBlocks(dim, num_heads, mlp_ratio,
+      dropout))``, used as a list: ``forward`` calls each block itself, so that a KV cache
+      (kata 17) can hand each block its own cache
+    - ``ln_f = LayerNorm(dim)``, the final norm
+    - ``head = Linear(dim, vocab_size, bias=False)``
+
+    Weights are NOT tied: GPT-2 reuses the token table as the head, saving
+    ``vocab x dim`` parameters, but our ``Linear`` stores ``(in, out)`` and the table
+    ``(vocab, dim)``, so tying needs a transposed view of a parameter. For the small
+    vocabularies of TinyTorch the head is a small share of the parameters anyway.
+
+    ``forward(idx)``: ``idx`` holds integer token ids of shape ``(B, T)`` with
+    ``T <= max_len`` (a Tensor, array or nested list); anything not 2-D is a ``ValueError``
+    naming its shape. Longer sequences are refused by the position embedding.
+    """
+
+    def __init__(self, vocab_size: int, max_len: int, dim: int, num_layers: int, num_heads: int,
+                 mlp_ratio: int = 4, dropout: float = 0.0,
+                 rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+        raise NotImplementedError("GPT.__init__: not implemented yet (kata 13 Transformers)")
+
+    def forward(self, idx: Any) -> Tensor:
+        raise NotImplementedError("GPT.forward: not implemented yet (kata 13 Transformers)")
+
+    def generate(self, idx: Any, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, rng: np.random.Generator | int | None = None) -> Tensor:
+        """Extend each prompt of ``idx`` (``(B, T)`` token ids) by ``max_new_tokens`` tokens.
+
+        Returns an int64 Tensor ``(B, T + max_new_tokens)``: the prompts followed by the new
+        tokens. At each step: crop the context to its last ``max_len`` tokens (the model has
+        no positions beyond), run ``forward`` under ``no_grad()``, keep the logits of the
+        last position, and choose one token per row with :func:`sample_next_token`. Rows are
+        independent: each row's tokens depend on that row only (and on the random draws).
+
+        Runs in ``eval()`` mode (no dropout) and restores the previous mode afterwards, even
+        on error. ``rng`` as in ``Linear``: the same seed gives the same text. A prompt that
+        is not 2-D or is empty, or a negative ``max_new_tokens``, is a ``ValueError``.
+        """
+        raise NotImplementedError("GPT.generate: not implemented yet (kata 13 Transformers)")
+
+
+def sample_next_token(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
+                      rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """One token id per row of ``logits`` ``(B, vocab)``: an int64 array of shape ``(B,)``.
+
+    1. ``top_k``: keep each row's ``top_k`` largest logits and set the others to ``-inf``
+       (``np.partition`` finds the k-th largest without a full sort; a tie with it is kept
+       too). None, or ``top_k >= vocab``, keeps everything; ``top_k < 1`` is a
+       ``ValueError``.
+    2. ``temperature < GREEDY_TEMPERATURE`` (0 included): return the argmax of each row.
+       A negative temperature is a ``ValueError``.
+    3. Otherwise sample from ``softmax(logits / temperature)``: temperatures below 1 sharpen
+       the distribution, above 1 flatten it. Compute the softmax stably in float64, then
+       sample all rows at once by inverting the cumulative sums: with ``c`` the cumulative
+       probabilities of a row and ``u`` uniform in ``(0, c[-1]]`` (``1 - rng.random()``
+       scaled by ``c[-1]``), the token is the number of entries of ``c`` below ``u``. A
+       token of probability 0 is never chosen (its ``c`` equals the previous entry).
+    """
+    raise NotImplementedError("sample_next_token: not implemented yet (kata 13 Transformers)")
+
+
+def language_model_loss(logits: Tensor, targets: Any) -> Tensor:
+    """Mean next-token cross-entropy of ``logits`` ``(B, T, vocab)`` against ``targets``
+    ``(B, T)`` (integer ids; usually the input shifted left by one position).
+
+    Reshape to ``(B * T, vocab)`` and ``(B * T,)`` and use kata 04's ``CrossEntropyLoss``:
+    the mean over all ``B x T`` predictions. A ``targets`` shape other than ``(B, T)`` is a
+    ``ValueError`` naming both shapes.
+    """
+    raise NotImplementedError("language_model_loss: not implemented yet (kata 13 Transformers)")
