@@ -159,3 +159,116 @@ def test_plot_is_saved_when_matplotlib_is_installed_and_skipped_politely_otherwi
         assert not png.exists()
     else:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cnn_1998_smoke(tmp_path):
+    name = "04_cnn_1998"
+    result, data = run_smoke(name, tmp_path / "out.json")
+    check_common_fields(data, name)
+    results = data["results"]
+    for model in ("CNN", "MLP"):
+        assert re.search(rf"^{model}  epoch +1/", result.stdout, re.MULTILINE)
+    assert "The convolutions gain" in result.stdout
+    epochs = results["recipe"]["epochs"]
+    for model in ("cnn", "mlp"):
+        history = results[model]["history"]
+        assert [epoch["epoch"] for epoch in history] == list(range(1, epochs + 1))
+        assert all(epoch["epoch_cpu_seconds"] > 0 for epoch in history)
+    # conv 1->16 and 16->32 (3x3, no bias), two batch norms (scale and shift), Linear to 10.
+    assert results["cnn"]["parameters"] == 16 * 9 + 2 * 16 + 32 * 16 * 9 + 2 * 32 + 32 * 7 * 7 * 10 + 10
+    assert results["mlp"]["parameters"] == 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    matrix = results["cnn_confusion_matrix"]
+    assert sum(map(sum, matrix)) == results["test_images"]
+    assert results["cnn"]["test_accuracy"] == pytest.approx(
+        sum(matrix[i][i] for i in range(10)) / results["test_images"])
+    assert results["gain_points"] == pytest.approx(
+        100 * (results["cnn"]["test_accuracy"] - results["mlp"]["test_accuracy"]))
+    assert [c["name"] for c in data["criteria"]] == ["CNN test accuracy on TinyDigits"]
+    assert data["criteria"][0]["threshold"] == 0.97
+
+
+def write_fake_cifar(folder: Path, per_batch: int = 32) -> Path:
+    """Batch files in the official format (pickled dicts, protocol 2) with random pixels."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    batches = folder / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [int(label) for label in rng.integers(0, 10, per_batch)]}
+        (batches / name).write_bytes(pickle.dumps(batch, protocol=2))
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
+             b"ship", b"truck"]
+    (batches / "batches.meta").write_bytes(pickle.dumps({b"label_names": names}, protocol=2))
+    return folder
+
+
+def test_cnn_1998_on_cifar10_reads_a_local_copy_and_scores_exact_images(tmp_path):
+    import numpy as np
+
+    folder = write_fake_cifar(tmp_path / "cifar")
+    exact = tmp_path / "exact.npz"
+    np.savez(exact, images=np.zeros((30, 3072), dtype=np.uint8), labels=np.arange(30) % 10)
+    command = [str(MILESTONES / "04_cnn_1998.py"), "--smoke", "--impl", "reference",
+               "--data", "cifar10", "--cifar-dir", str(folder), "--out", str(tmp_path / "o.json")]
+
+    refused = run_python(*command)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "is not the official CIFAR-10 data_batch_1" in refused.stderr
+    assert "--skip-checksum" in refused.stderr
+
+    result = run_python(*command, "--skip-checksum", "--exact-test", str(exact),
+                        "--threads", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
+    check_common_fields(data, "04_cnn_1998")
+    results = data["results"]
+    assert results["data"].startswith("CIFAR-10 (not verified")
+    assert results["blas_threads"] == "1"
+    assert results["exact_test"]["images"] == 30
+    assert 0.0 <= results["exact_test"]["cnn_accuracy"] <= 1.0
+    assert set(results["cnn_per_class_accuracy"]) == {"airplane", "automobile", "bird", "cat",
+                                                      "deer", "dog", "frog", "horse", "ship",
+                                                      "truck"}
+    assert data["criteria"][0]["threshold"] == 0.75
+
+
+def test_cnn_1998_without_cifar10_says_how_to_download_it(tmp_path):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    result = run_python(str(MILESTONES / "04_cnn_1998.py"), "--impl", "reference",
+                        "--data", "cifar10", "--cifar-dir", str(empty),
+                        "--out", str(tmp_path / "o.json"))
+    assert result.returncode == 3
+    assert "CIFAR-10 is not on disk" in result.stderr
+    assert f"python -m tinytorch.data.cifar10 download --dir {empty}" in result.stderr
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_transformer_2017_smoke(tmp_path):
+    name = "05_transformer_2017"
+    result, data = run_smoke(name, tmp_path / "out.json")
+    check_common_fields(data, name)
+    results = data["results"]
+    assert re.search(r"^epoch +1/", result.stdout, re.MULTILINE)
+    assert "Sample dialogues from the test split:" in result.stdout
+    assert "Loss per epoch" in result.stdout
+    history = results["history"]
+    assert [epoch["epoch"] for epoch in history] == list(range(1, results["epochs"] + 1))
+    assert all(epoch["train_loss"] > 0 and epoch["validation_loss"] > 0 for epoch in history)
+    answers = results["answers"]
+    assert len(answers) == results["test_questions"] > 0
+    assert all(set(row) == {"context", "question", "expected", "generated"} for row in answers)
+    assert all("\n" not in row["generated"] for row in answers), "an answer ends at the newline"
+    correct = sum(row["generated"] == row["expected"] for row in answers)
+    assert results["test_correct"] == correct
+    assert data["criteria"][0]["value"] == pytest.approx(correct / len(answers))
+    assert data["criteria"][0]["threshold"] == 0.80
+    model = results["model"]
+    dim, layers, vocab, mlp = model["dim"], model["num_layers"], model["vocab_size"], model["mlp_ratio"]
+    per_block = 4 * dim + 4 * (dim * dim + dim) + 2 * dim * mlp * dim + mlp * dim + dim
+    assert results["parameters"] == (vocab * dim + model["max_len"] * dim + layers * per_block
+                                     + 2 * dim + dim * vocab)
