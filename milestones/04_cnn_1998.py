@@ -40,7 +40,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -85,11 +85,19 @@ RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
 import numpy as np
 
 from tinytorch.core import ReLU, Tensor, enable_autograd, no_grad
-from tinytorch.data import (ChecksumError, Compose, DataLoader, Normalize, RandomCrop,
-                            RandomHorizontalFlip, TensorDataset, load_cifar10, load_tinydigits,
-                            read_label_names)
-from tinytorch.nn import (BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d,
-                          Module, Sequential)
+from tinytorch.data import (
+    ChecksumError,
+    Compose,
+    DataLoader,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    TensorDataset,
+    load_cifar10,
+    load_tinydigits,
+    read_label_names,
+)
+from tinytorch.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, Sequential
 from tinytorch.optim import SGD, Adam
 from tinytorch.training import Trainer, WarmupCosineLR
 

@@ -58,7 +58,7 @@ from tinytorch.optim import AdamW
 from tinytorch.training import WarmupCosineLR, clip_grad_norm
 
 SEED = 2017
-EPOCHS = 40
+EPOCHS = 70
 BATCH_SIZE = 8            # packed sequences of up to MAX_LEN tokens
 LEARNING_RATE = 3e-3
 WEIGHT_DECAY = 0.05
