@@ -330,36 +330,31 @@ def avg_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor
     raise NotImplementedError("avg_pool2d: not implemented yet (kata 09 Spatial)")
 
 
-class MaxPool2d(Module):
-    """Max pooling as a layer: ``MaxPool2d(2)`` halves height and width. No parameters."""
+class _Pool2d(Module):
+    """What both pooling layers share: a window size and a stride (the window by default)."""
 
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
         super().__init__()
         _require_positive(kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling as a layer: ``MaxPool2d(2)`` halves height and width. No parameters."""
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("MaxPool2d.forward: not implemented yet (kata 09 Spatial)")
 
-    def __repr__(self) -> str:
-        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Average pooling as a layer. No parameters."""
-
-    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
-        super().__init__()
-        _require_positive(kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("AvgPool2d.forward: not implemented yet (kata 09 Spatial)")
-
-    def __repr__(self) -> str:
-        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
 # -- batch normalization --------------------------------------------------------------------
