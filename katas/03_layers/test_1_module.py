@@ -150,6 +150,39 @@ def test_load_state_dict_restores_values_into_the_same_tensors():
     assert target.first.scale.dtype == np.float32
 
 
+class Counter(Module):
+    """Affine plus a buffer: state that is saved but never trained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = Affine()
+        self.register_buffer("seen", np.zeros(3, dtype=np.float32))
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.seen += 1.0
+        return self.inner(x)
+
+
+def test_state_dict_saves_buffers_after_the_parameters_and_load_restores_them():
+    model = Counter()
+    model(Tensor(np.ones(3, dtype=np.float32)))
+    state = model.state_dict()
+    assert list(state) == ["inner.scale", "inner.shift", "seen"]
+    assert [name for name, _ in model.named_parameters()] == ["inner.scale", "inner.shift"]
+    np.testing.assert_array_equal(state["seen"], [1.0, 1.0, 1.0])
+    model.seen += 5.0                              # the buffer goes on ...
+    assert state["seen"][0] == 1.0                 # ... the saved copy does not
+
+    fresh = Counter()
+    buffer = fresh.seen
+    fresh.load_state_dict(state)
+    assert fresh.seen is buffer                    # copied into the same array
+    np.testing.assert_array_equal(fresh.seen, [1.0, 1.0, 1.0])
+    del state["seen"]
+    with pytest.raises(ValueError, match="seen"):
+        fresh.load_state_dict(state)
+
+
 def test_load_state_dict_names_missing_and_unexpected_keys():
     model = Pair(Affine(), Affine())
     state = model.state_dict()

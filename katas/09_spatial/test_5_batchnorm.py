@@ -72,6 +72,20 @@ def test_evaluation_uses_the_running_statistics_and_leaves_them_alone():
     np.testing.assert_allclose(bn(Tensor(x[:1])).numpy(), out.numpy()[:1], rtol=1e-6)
 
 
+def test_running_statistics_travel_with_the_state_dict():
+    trained = BatchNorm2d(3, momentum=0.5)
+    trained(Tensor(batch(6).astype(np.float32)))
+    state = trained.state_dict()
+    assert list(state) == ["weight", "bias", "running_mean", "running_var"]
+
+    restored = BatchNorm2d(3)
+    restored.load_state_dict(state)
+    x = Tensor(batch(7).astype(np.float32))
+    # in evaluation the output depends on the running statistics only: a model restored
+    # from a checkpoint must predict exactly as the one that was saved
+    np.testing.assert_array_equal(restored.eval()(x).numpy(), trained.eval()(x).numpy())
+
+
 def bn_as_function(bn):
     def run(x, gamma, beta):
         bn.weight, bn.bias = gamma, beta

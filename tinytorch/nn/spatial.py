@@ -394,7 +394,8 @@ class BatchNorm2d(Module):
 
     ``weight`` (gamma, ones) and ``bias`` (beta, zeros) are float32 parameters of shape
     ``(num_features,)``. ``running_mean`` (zeros) and ``running_var`` (ones) are float32
-    arrays, state but not parameters: no gradient, no optimizer.
+    buffers (kata 03's ``register_buffer``), state but not parameters: no gradient, no
+    optimizer, but saved in ``state_dict()`` and checkpoints.
 
     - **Training** (``self.training``): ``mean`` and ``var`` are the batch's, over the axes
       (0, 2, 3); ``var`` is the biased one (divide by ``m``), the variance of the values
@@ -420,8 +421,8 @@ class BatchNorm2d(Module):
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
         self.weight = Tensor(np.ones(num_features, dtype=np.float32), requires_grad=True)
         self.bias = Tensor(np.zeros(num_features, dtype=np.float32), requires_grad=True)
-        self.running_mean = np.zeros(num_features, dtype=np.float32)
-        self.running_var = np.ones(num_features, dtype=np.float32)
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=np.float32))
+        self.register_buffer("running_var", np.ones(num_features, dtype=np.float32))
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("BatchNorm2d.forward: not implemented yet (kata 09 Spatial)")

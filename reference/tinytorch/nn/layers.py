@@ -35,6 +35,11 @@ class Module:
 
     ``TwoLayer().named_parameters()`` then yields ``hidden.weight``, ``hidden.bias``,
     ``out.weight``, ``out.bias``. ``training`` is True until ``eval()`` is called.
+
+    Some state is not learned but must still be saved with the model, such as the running
+    statistics of BatchNorm (kata 09): a layer declares such an array with
+    ``self.register_buffer("running_mean", np.zeros(n))``. Buffers get no gradient and no
+    optimizer step, but ``state_dict()`` saves them and ``load_state_dict()`` restores them.
     """
 
     def __init__(self) -> None:
@@ -42,7 +47,24 @@ class Module:
         # object.__setattr__ because our own __setattr__ needs them to exist.
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffer_names", [])
         object.__setattr__(self, "training", True)
+
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """Keep the array ``value`` as the attribute ``name`` and save it in ``state_dict()``.
+
+        The buffer is found by name whenever it is read, so the layer may update it in
+        place (``self.running_mean *= 0.9``) or assign a new array to it.
+        """
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        setattr(self, name, value)
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(dotted name, array)`` for every buffer, in the order of ``named_modules()``."""
+        for module_name, module in self.named_modules():
+            for name in module._buffer_names:
+                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Set the attribute and keep the registries up to date.
@@ -139,40 +161,44 @@ class Module:
         # END SOLUTION
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{dotted name: copy of the parameter's array}``, to save or restore the model.
+        """``{dotted name: copy of the array}`` for every parameter, then every buffer, to
+        save or restore the model.
 
         Copies, not views: a checkpoint must not change when training goes on.
         """
         # BEGIN SOLUTION
-        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+        state = {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+        state.update((name, buffer.copy()) for name, buffer in self.named_buffers())
+        return state
         # END SOLUTION
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy the arrays of ``state`` into the parameters of the same names.
+        """Copy the arrays of ``state`` into the parameters and buffers of the same names.
 
-        The names must match exactly and every array must have its parameter's shape.
+        The names must match exactly and every array must have its target's shape.
         Otherwise raise ``ValueError`` naming the missing keys, the unexpected keys and the
         mismatched shapes, and change nothing: check everything before copying anything.
         Values are copied into the existing arrays (``np.copyto``), so the parameters stay
-        the same Tensor objects with their own dtype.
+        the same Tensor objects and the buffers the same arrays, with their own dtype.
         """
         # BEGIN SOLUTION
-        parameters = dict(self.named_parameters())
+        targets = {name: parameter.data for name, parameter in self.named_parameters()}
+        targets.update(self.named_buffers())
         problems = []
-        missing = [name for name in parameters if name not in state]
-        unexpected = [name for name in state if name not in parameters]
+        missing = [name for name in targets if name not in state]
+        unexpected = [name for name in state if name not in targets]
         if missing:
             problems.append(f"missing keys {missing}")
         if unexpected:
             problems.append(f"unexpected keys {unexpected}")
-        for name, parameter in parameters.items():
-            if name in state and np.shape(state[name]) != parameter.shape:
-                problems.append(f"shape mismatch for {name!r}: the model has {parameter.shape}, "
+        for name, target in targets.items():
+            if name in state and np.shape(state[name]) != target.shape:
+                problems.append(f"shape mismatch for {name!r}: the model has {target.shape}, "
                                 f"the state has {np.shape(state[name])}")
         if problems:
             raise ValueError(f"cannot load the state into {type(self).__name__}: " + "; ".join(problems))
-        for name, parameter in parameters.items():
-            np.copyto(parameter.data, state[name], casting="same_kind")
+        for name, target in targets.items():
+            np.copyto(target, state[name], casting="same_kind")
         # END SOLUTION
 
 
