@@ -30,6 +30,7 @@ The seed is fixed and every setting is chosen in advance: the test accuracy prin
 each epoch is watched, never used to choose anything.
 
     python milestones/04_cnn_1998.py [--impl reference] [--smoke] [--out PATH] [--plot PNG]
+        [--save-model NPZ]
     python milestones/04_cnn_1998.py --data cifar10 --threads 2 [--cifar-dir DIR]
         [--skip-checksum] [--exact-test FILE]
 """
@@ -63,6 +64,9 @@ def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--exact-test", type=Path, default=None, metavar="NPZ",
                         help="also report the CNN's accuracy on the images of this .npz "
                              "(images (N, 3072) uint8, labels (N,)); CIFAR-10 only")
+    parser.add_argument("--save-model", type=Path, default=None, metavar="NPZ",
+                        help="save the trained CNN as a checkpoint (with the recipe and the "
+                             "normalization it needs); the 2018 milestone optimizes it")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="BLAS threads (default: the environment's, else 1); the CIFAR-10 "
                              "budget of 30 minutes is for --threads 2")
@@ -83,8 +87,9 @@ RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
 # Imported only now: NumPy after the BLAS threads are set, tinytorch after common.start chose
 # whose tinytorch (yours or the reference) it is.
 import numpy as np
+from convnets import RECIPES, Recipe, build_cnn, build_mlp
 
-from tinytorch.core import ReLU, Tensor, enable_autograd, no_grad
+from tinytorch.core import Tensor, enable_autograd, no_grad
 from tinytorch.data import (
     ChecksumError,
     Compose,
@@ -97,9 +102,9 @@ from tinytorch.data import (
     load_tinydigits,
     read_label_names,
 )
-from tinytorch.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Module, Sequential
+from tinytorch.nn import CrossEntropyLoss, Module
 from tinytorch.optim import SGD, Adam
-from tinytorch.training import Trainer, WarmupCosineLR
+from tinytorch.training import Trainer, WarmupCosineLR, save_checkpoint
 
 SEED = 1998
 EXIT_NO_DATA = 3
@@ -107,38 +112,6 @@ EVAL_BATCH_SIZE = 500
 SMOKE_EPOCHS = 2  # one of warm-up, one of cosine decay
 SMOKE_TRAIN_IMAGES = 128
 SMOKE_TEST_IMAGES = 100
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that is chosen for one data set, in advance."""
-
-    epochs: int
-    batch_size: int
-    optimizer: str            # "adam" or "sgd" (with Nesterov momentum 0.9)
-    learning_rate: float
-    weight_decay: float
-    warmup_epochs: int
-    crop_padding: int         # random crop of the original size after this much padding
-    flip: bool                # mirror half of the images left-right
-    cnn_widths: tuple[int, ...]   # channels of each stage: conv-bn-relu x convs_per_stage, pool
-    convs_per_stage: int
-    mlp_hidden: tuple[int, ...]
-    required_accuracy: float
-    time_budget_seconds: float
-
-
-RECIPES = {
-    # Digits are not mirror images of each other: shifts only.
-    "tinydigits": Recipe(epochs=15, batch_size=64, optimizer="adam", learning_rate=2e-3,
-                         weight_decay=0.0, warmup_epochs=1, crop_padding=2, flip=False,
-                         cnn_widths=(16, 32), convs_per_stage=1, mlp_hidden=(512, 256),
-                         required_accuracy=0.97, time_budget_seconds=300.0),
-    "cifar10": Recipe(epochs=10, batch_size=128, optimizer="sgd", learning_rate=0.05,
-                      weight_decay=5e-4, warmup_epochs=1, crop_padding=4, flip=True,
-                      cnn_widths=(16, 32, 64), convs_per_stage=2, mlp_hidden=(512, 256),
-                      required_accuracy=0.75, time_budget_seconds=1800.0),
-}
 
 
 @dataclass
@@ -194,33 +167,6 @@ def channel_statistics(images: np.ndarray) -> tuple[list[float], list[float]]:
         means.append(float(mean))
         stds.append(float(np.sqrt(counts @ (values - mean) ** 2 / counts.sum())))
     return means, stds
-
-
-def build_cnn(recipe: Recipe, channels: int, side: int, rng: np.random.Generator) -> Module:
-    """Stages of [conv 3x3 (padding 1) - batch norm - ReLU] x convs_per_stage, then 2x2 max
-    pooling; finally Flatten and one Linear layer to the 10 classes.
-
-    The convolutions have no bias: the batch norm right after subtracts the mean anyway and
-    has its own shift.
-    """
-    layers: list = []
-    for width in recipe.cnn_widths:
-        for _ in range(recipe.convs_per_stage):
-            layers += [Conv2d(channels, width, 3, padding=1, bias=False, rng=rng),
-                       BatchNorm2d(width), ReLU()]
-            channels = width
-        layers.append(MaxPool2d(2))
-        side //= 2
-    return Sequential(*layers, Flatten(), Linear(channels * side * side, 10, rng=rng))
-
-
-def build_mlp(recipe: Recipe, inputs: int, rng: np.random.Generator) -> Module:
-    """Flatten, then Linear-ReLU layers of ``mlp_hidden`` sizes, then Linear to 10 classes."""
-    layers: list = [Flatten()]
-    for hidden in recipe.mlp_hidden:
-        layers += [Linear(inputs, hidden, rng=rng), ReLU()]
-        inputs = hidden
-    return Sequential(*layers, Linear(inputs, 10, rng=rng))
 
 
 def make_optimizer(recipe: Recipe, model: Module):
@@ -344,6 +290,12 @@ def run_milestone() -> int:
     cnn = train_model("CNN", cnn_model, recipe, data, epochs, normalize)
     mlp = train_model("MLP", build_mlp(recipe, channels * side * side, rng), recipe, data,
                       epochs, normalize)
+    if OPTIONS.save_model is not None:
+        OPTIONS.save_model.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(OPTIONS.save_model, cnn_model, data=OPTIONS.data, channels=channels,
+                        side=side, normalize={"mean": normalize.mean.tolist(), "std": normalize.std.tolist()},
+                        test_accuracy=cnn["test_accuracy"], smoke=RUN.smoke)
+        print(f"\nCNN saved to {OPTIONS.save_model}")
     matrix = confusion_matrix(data.y_test, cnn["predictions"])
     print_confusion(matrix, data.classes)
 
