@@ -59,16 +59,19 @@ EXIT_NOT_IMPLEMENTED = 2
 
 @dataclass(frozen=True)
 class Criterion:
-    """One success condition on an accuracy (a fraction in [0, 1]).
+    """One success condition: ``value`` against ``threshold``.
 
     Met when ``value >= threshold``, or ``value <= threshold`` if ``at_most`` is set (for a
-    milestone that shows something CANNOT be learned).
+    milestone that shows something CANNOT be learned, or for a time limit). ``unit`` says how
+    to print both: ``"%"`` for an accuracy (a fraction in [0, 1]), ``"x"`` for a ratio, or
+    any other unit such as ``"ms"``, printed after the number.
     """
 
     name: str
     value: float
     threshold: float
     at_most: bool = False
+    unit: str = "%"
 
     @property
     def met(self) -> bool:
@@ -77,8 +80,12 @@ class Criterion:
     def describe(self) -> str:
         relation = "<=" if self.at_most else ">="
         margin = (self.threshold - self.value) if self.at_most else (self.value - self.threshold)
-        return (f"{self.name}: {self.value:.1%} (needs {relation} {self.threshold:.0%}, "
-                f"margin {100 * margin:+.1f} points)")
+        if self.unit == "%":
+            return (f"{self.name}: {self.value:.1%} (needs {relation} {self.threshold:.0%}, "
+                    f"margin {100 * margin:+.1f} points)")
+        suffix = "x" if self.unit == "x" else f" {self.unit}"
+        return (f"{self.name}: {self.value:.3g}{suffix} (needs {relation} {self.threshold:g}{suffix}, "
+                f"margin {margin:+.3g}{suffix})")
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "met": self.met}
