@@ -9,8 +9,9 @@ import pytest
 FIRST_KATA_WITH_AUTOGRAD = "05"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _autograd_from_kata_05(request: pytest.FixtureRequest) -> None:
+    """Module-scoped, so that it runs before the module-scoped fixtures that train a model."""
     kata_id = request.path.parent.name.split("_")[0]
     if kata_id >= FIRST_KATA_WITH_AUTOGRAD:
         from tinytorch.core.autograd import enable_autograd

@@ -6,7 +6,7 @@ import numpy as np
 
 from tinytorch.core import Softmax, Tensor
 
-STRICT = dict(all="raise", under="ignore")  # overflow and nan become errors, not warnings
+STRICT = {"all": "raise", "under": "ignore"}  # overflow and nan become errors, not warnings
 
 
 def exact_softmax(x, axis):

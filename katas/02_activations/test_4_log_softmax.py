@@ -6,7 +6,7 @@ import numpy as np
 
 from tinytorch.core import LogSoftmax, Softmax, Tensor
 
-STRICT = dict(all="raise", under="ignore")  # log(0), overflow and nan become errors
+STRICT = {"all": "raise", "under": "ignore"}  # log(0), overflow and nan become errors
 
 
 def exact_log_softmax(x, axis):

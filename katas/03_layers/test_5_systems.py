@@ -3,6 +3,7 @@
 These figures come from your own layers and appear in the kata's metrics table.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_parameter_bytes_of_an_mlp(metrics):
     model = mnist_mlp()
     count = sum(p.size for p in model.parameters())
     nbytes = sum(p.nbytes for p in model.parameters())
-    expected = sum(i * o + o for i, o in zip(SIZES, SIZES[1:]))
+    expected = sum(i * o + o for i, o in itertools.pairwise(SIZES))
     assert count == expected == 235_146
     assert nbytes == 4 * count
     metrics.record("parameters of MLP 784-256-128-10", count, "parameters")

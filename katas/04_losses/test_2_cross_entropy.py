@@ -8,7 +8,7 @@ import pytest
 from tinytorch.core import Tensor
 from tinytorch.nn import CrossEntropyLoss
 
-STRICT = dict(all="raise", under="ignore")  # overflow, log(0) and nan become errors
+STRICT = {"all": "raise", "under": "ignore"}  # overflow, log(0) and nan become errors
 
 LOGITS = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0], [1.5, 1.5, 0.0], [-1.0, 0.0, 4.0],
                    [0.3, -0.7, 2.2]], dtype=np.float32)   # 5 samples, 3 classes

@@ -9,7 +9,7 @@ from tinytorch.core import Sigmoid, Tensor
 from tinytorch.nn import BCELoss, BCEWithLogitsLoss
 from tinytorch.nn.losses import BCE_EPSILON
 
-STRICT = dict(all="raise", under="ignore")  # overflow, log(0) and nan become errors
+STRICT = {"all": "raise", "under": "ignore"}  # overflow, log(0) and nan become errors
 
 P = np.array([[0.9, 0.2], [0.6, 0.05], [0.5, 0.99]], dtype=np.float32)
 Y = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]], dtype=np.float32)

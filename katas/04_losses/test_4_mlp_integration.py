@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from tinytorch.core import LogSoftmax, ReLU, Sigmoid, Softmax, Tensor
-from tinytorch.nn import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Linear, MSELoss,
-                          Sequential)
+from tinytorch.nn import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Linear, MSELoss, Sequential
 
 
 def three_blobs(per_class: int = 4) -> tuple[np.ndarray, np.ndarray]:

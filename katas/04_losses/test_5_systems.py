@@ -12,7 +12,7 @@ from tinytorch.core import Tensor
 from tinytorch.nn import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
 from tinytorch.nn.losses import BCE_EPSILON
 
-STRICT = dict(all="raise", under="ignore")
+STRICT = {"all": "raise", "under": "ignore"}
 
 
 def naive_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -175,10 +175,10 @@ class Tensor:
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         raise NotImplementedError("Tensor.__eq__: not implemented yet (kata 01 Tensor)")
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         raise NotImplementedError("Tensor.__ne__: not implemented yet (kata 01 Tensor)")
 
     def __lt__(self, other: Any) -> Tensor:

@@ -291,13 +291,13 @@ class Tensor:
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
         # BEGIN SOLUTION
         x, y = _operands(self, other, "==")
         return Tensor(x == y)
         # END SOLUTION
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         # BEGIN SOLUTION
         x, y = _operands(self, other, "!=")
         return Tensor(x != y)

@@ -12,7 +12,8 @@ every layer here becomes differentiable without changing a line.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class Module:
     ``self.register_buffer("running_mean", np.zeros(n))``. Buffers get no gradient and no
     optimizer step, but ``state_dict()`` saves them and ``load_state_dict()`` restores them.
     """
+
+    training: bool
 
     def __init__(self) -> None:
         # name -> parameter Tensor and name -> sub-Module, in assignment order. Set with

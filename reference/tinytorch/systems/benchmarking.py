@@ -40,7 +40,6 @@ import math
 import os
 import platform
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ import numpy as np
 
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
+from .profiling import refuse_under_tracemalloc
 
 SCHEMA = "tinytorch-benchmark"
 SCHEMA_VERSION = 1
@@ -434,19 +434,6 @@ def sample_array(inputs: np.ndarray | Tensor) -> np.ndarray:
     if data.ndim == 0 or len(data) == 0:
         raise ValueError(f"a scenario needs at least one sample along axis 0, got shape {data.shape}")
     return data
-
-
-def refuse_under_tracemalloc() -> None:
-    """Raise ``RuntimeError`` (its message says "tracemalloc") if tracemalloc is tracing.
-
-    While it traces, every allocation pays for a stack walk and a table update: a timing
-    taken then measures tracemalloc, not the code. Memory and time are measured apart.
-    """
-    # BEGIN SOLUTION
-    if tracemalloc.is_tracing():
-        raise RuntimeError("refusing to time code while tracemalloc is tracing: the timing would "
-                           "measure tracemalloc's overhead, not the code; measure memory separately")
-    # END SOLUTION
 
 
 class Benchmark:

@@ -1,0 +1,103 @@
+"""One layer's KV cache: buffers allocated once, filled position by position, read as views."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core import Tensor
+from tinytorch.systems.memoization import KVCache
+
+B, H, L, D = 2, 3, 10, 4
+rng = np.random.default_rng(0)
+
+
+def step(length, dtype=np.float32):
+    """Random keys and values for ``length`` new positions, different in every row and head."""
+    return (Tensor(rng.standard_normal((B, H, length, D)).astype(dtype)),
+            Tensor(rng.standard_normal((B, H, length, D)).astype(dtype)))
+
+
+def test_buffers_are_allocated_once_at_full_size():
+    cache = KVCache(B, H, L, D)
+    assert cache.keys.shape == cache.values.shape == (B, H, L, D)
+    assert cache.keys.dtype == cache.values.dtype == np.float32
+    assert cache.length == 0
+    assert cache.nbytes == 2 * B * H * L * D * 4 == cache.keys.nbytes + cache.values.nbytes
+    assert KVCache(B, H, L, D, dtype=np.float64).nbytes == 2 * B * H * L * D * 8
+    keys_before = cache.keys
+    cache.update(*step(3))
+    assert cache.keys is keys_before and cache.nbytes == 2 * B * H * L * D * 4
+
+
+def test_update_returns_every_position_so_far_oldest_first():
+    cache = KVCache(B, H, L, D)
+    all_k, all_v = [], []
+    for new in [3, 1, 1, 2, 1]:                  # a prefill of 3, then steps (one of 2 tokens)
+        k, v = step(new)
+        all_k.append(k.numpy())
+        all_v.append(v.numpy())
+        keys, values = cache.update(k, v)
+        expected_length = sum(a.shape[2] for a in all_k)
+        assert cache.length == expected_length
+        assert keys.shape == values.shape == (B, H, expected_length, D)
+        np.testing.assert_array_equal(keys.numpy(), np.concatenate(all_k, axis=2))
+        np.testing.assert_array_equal(values.numpy(), np.concatenate(all_v, axis=2))
+
+
+def test_update_returns_views_of_the_buffers_not_copies():
+    cache = KVCache(B, H, L, D)
+    first_keys, first_values = cache.update(*step(2))
+    later_keys, _ = cache.update(*step(1))
+    assert np.shares_memory(later_keys.numpy(), cache.keys)
+    assert np.shares_memory(first_values.numpy(), cache.values)
+    # writing position 2 left the view of positions 0..1 as it was
+    np.testing.assert_array_equal(first_keys.numpy(), later_keys.numpy()[:, :, :2])
+
+
+def test_rows_of_the_batch_stay_apart():
+    cache = KVCache(3, 1, L, 1)
+    for token in range(4):
+        row_values = np.array([0.0, 100.0, 200.0]) + token       # row b, position t: 100 b + t
+        k = Tensor(row_values.reshape(3, 1, 1, 1).astype(np.float32))
+        keys, _ = cache.update(k, k)
+    np.testing.assert_array_equal(keys.numpy()[:, 0, :, 0], [[0, 1, 2, 3], [100, 101, 102, 103],
+                                                               [200, 201, 202, 203]])
+
+
+def test_reset_starts_again_from_position_zero():
+    cache = KVCache(B, H, L, D)
+    cache.update(*step(4))
+    cache.reset()
+    assert cache.length == 0 and cache.nbytes == 2 * B * H * L * D * 4
+    k, v = step(2)
+    keys, values = cache.update(k, v)
+    assert keys.shape == (B, H, 2, D)
+    np.testing.assert_array_equal(keys.numpy(), k.numpy())
+    np.testing.assert_array_equal(values.numpy(), v.numpy())
+
+
+def test_a_full_cache_refuses_more_and_keeps_what_it_has():
+    cache = KVCache(B, H, L, D)
+    k, v = step(L - 1)
+    cache.update(k, v)
+    with pytest.raises(ValueError, match=r"max_len=10"):
+        cache.update(*step(2))
+    assert cache.length == L - 1
+    keys, _ = cache.update(*step(1))                    # the last free position still works
+    assert cache.length == L
+    np.testing.assert_array_equal(keys.numpy()[:, :, :L - 1], k.numpy())
+    with pytest.raises(ValueError, match="full"):
+        cache.update(*step(1))
+
+
+def test_wrong_shapes_and_dtypes_are_refused_before_writing():
+    cache = KVCache(B, H, L, D)
+    k, v = step(2)
+    with pytest.raises(ValueError, match=r"\(2, 3, 2, 5\)"):
+        cache.update(Tensor(np.zeros((B, H, 2, D + 1), np.float32)), Tensor(np.zeros((B, H, 2, D + 1), np.float32)))
+    with pytest.raises(ValueError, match=r"\(2, 3, 1, 4\)"):
+        cache.update(k, Tensor(v.numpy()[:, :, :1]))
+    with pytest.raises(ValueError, match=r"\(1, 3, 2, 4\)"):
+        cache.update(Tensor(k.numpy()[:1]), Tensor(v.numpy()[:1]))
+    with pytest.raises(TypeError, match="float64"):
+        cache.update(*step(2, dtype=np.float64))
+    assert cache.length == 0
