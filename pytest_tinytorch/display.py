@@ -38,6 +38,11 @@ def format_value(value: float, unit: str) -> str:
             if abs(value) >= factor:
                 return f"{value / factor:.3g} {name}"
         return f"{value * 1e9:.3g} ns"
+    if unit in ("FLOP/s", "bytes/s"):
+        scaled = next(((value / factor, prefix) for factor, prefix in
+                       ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")) if abs(value) >= factor),
+                      (value, ""))
+        return f"{scaled[0]:.3g} {scaled[1]}{'FLOP/s' if unit == 'FLOP/s' else 'B/s'}"
     if unit == "ratio":
         return f"{value:,.1f}x"
     if unit == "%":

@@ -13,7 +13,7 @@ import pytest
 
 PROPERTY = "tinytorch_metric"
 UNITS = ("bytes", "FLOPs", "MACs", "parameters", "seconds", "ratio", "count", "samples/s", "%",
-         "nats")  # nats: a loss value (natural-log units)
+         "nats", "FLOP/s", "bytes/s")  # nats: a loss value (natural-log units)
 
 
 @dataclass(frozen=True)

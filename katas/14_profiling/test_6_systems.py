@@ -140,7 +140,9 @@ def test_amdahl_predicts_the_speedup_of_a_real_network(digits, metrics):
     predicted = amdahl_speedup(fraction, factor)
 
     assert factor > 2, f"batching the layer made it only {factor:.2f} x faster"
-    assert 0.67 < measured / predicted < 1.5, (
+    # Wide band: the three timings are taken at different moments of a shared machine. The
+    # naive guess, the whole as fast as the part (factor), is about 4 times off.
+    assert 0.5 < measured / predicted < 2.0, (
         f"the layer took {100 * fraction:.0f} % of the time and got {factor:.1f} x faster: Amdahl "
         f"predicts {predicted:.2f} x for the whole, measured {measured:.2f} x")
     assert measured < factor, "the rest of the network did not get faster"

@@ -57,7 +57,7 @@ HIDDEN_LAYERS = {
 
 def flops_per_second(metrics, name, cost, elapsed):
     """Record an achieved rate, in FLOPs per second (rounded to a whole number)."""
-    metrics.record(f"{name}: achieved FLOPs per second", round(cost.flops_per_second(elapsed)), "FLOPs")
+    metrics.record(f"{name}: achieved", cost.flops_per_second(elapsed), "FLOP/s")
 
 
 def test_loops_against_one_matrix_product(metrics):
@@ -208,7 +208,7 @@ def test_roofline_table_of_matmul_and_convolution(metrics):
     matvec = points["matvec 4096x4096 @ 4096x1"][0]
     bandwidth = rates["matvec 4096x4096 @ 4096x1"] / matvec.intensity
     assert rates["matmul 512x512 @ 512x512"] > 1.5 * rates["matvec 4096x4096 @ 4096x1"], rates
-    metrics.record("memory bandwidth reached by the matvec, per second", round(bandwidth), "bytes")
+    metrics.record("memory bandwidth reached by the matvec", bandwidth, "bytes/s")
     metrics.record("ridge point: matmul FLOPs per second / bandwidth, FLOPs per byte",
                    rates["matmul 512x512 @ 512x512"] / bandwidth, "ratio")
 

@@ -49,6 +49,7 @@ import numpy as np
 
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
+from .acceleration import BLAS_THREAD_VARIABLES
 from .profiling import refuse_under_tracemalloc
 
 SCHEMA = "tinytorch-benchmark"
@@ -59,8 +60,6 @@ DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_ALPHA = 0.05
 # Environment variables through which the BLAS libraries NumPy may use read their thread count.
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 UNKNOWN = "unknown"
 
 Timer = Callable[[], float]

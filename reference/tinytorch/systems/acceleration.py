@@ -66,7 +66,7 @@ from ..nn import spatial
 from ..nn.spatial import Conv2dBackward, MaxPool2dBackward, conv2d_output_shape, kernel_offsets
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 # -- loops to vectorized NumPy ----------------------------------------------------------
