@@ -32,7 +32,7 @@ each epoch is watched, never used to choose anything.
     python milestones/04_cnn_1998.py [--impl reference] [--smoke] [--out PATH] [--plot PNG]
         [--save-model NPZ]
     python milestones/04_cnn_1998.py --data cifar10 --threads 2 [--cifar-dir DIR]
-        [--skip-checksum] [--exact-test FILE]
+        [--skip-checksum] [--exact-test FILE] [--accelerate]
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--save-model", type=Path, default=None, metavar="NPZ",
                         help="save the trained CNN as a checkpoint (with the recipe and the "
                              "normalization it needs); the 2018 milestone optimizes it")
+    parser.add_argument("--accelerate", action="store_true",
+                        help="switch on the kata-18 kernels (enable_acceleration()) before "
+                             "training; needs kata 18")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="BLAS threads (default: the environment's, else 1); the CIFAR-10 "
                              "budget of 30 minutes is for --threads 2")
@@ -267,6 +270,10 @@ def exact_test_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def run_milestone() -> int:
     enable_autograd()
+    if OPTIONS.accelerate:
+        from tinytorch.systems.acceleration import enable_acceleration
+
+        enable_acceleration()
     recipe = RECIPES[OPTIONS.data]
     try:
         data = load_images(OPTIONS.data)
@@ -282,7 +289,7 @@ def run_milestone() -> int:
     threads = os.environ.get("OPENBLAS_NUM_THREADS")
     print(f"{data.name}: {count:,} training and {len(data.x_test):,} test images of "
           f"{channels}x{side}x{side}; {epochs} epochs, batches of {recipe.batch_size}; "
-          f"BLAS threads: {threads}")
+          f"BLAS threads: {threads}; kata-18 kernels: {'on' if OPTIONS.accelerate else 'off'}")
     normalize = Normalize(*channel_statistics(data.x_train))
 
     rng = np.random.default_rng(SEED)
@@ -325,7 +332,7 @@ def run_milestone() -> int:
 
     results = {
         "data": data.name, "seed": SEED, "recipe": {**asdict(recipe), "epochs": epochs},
-        "blas_threads": threads, "train_images": count, "test_images": len(data.y_test),
+        "blas_threads": threads, "accelerated": OPTIONS.accelerate, "train_images": count, "test_images": len(data.y_test),
         "mlp": {key: value for key, value in mlp.items() if key != "predictions"},
         "cnn": {key: value for key, value in cnn.items() if key != "predictions"},
         "gain_points": 100 * gain,

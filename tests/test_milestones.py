@@ -222,13 +222,13 @@ def test_cnn_1998_on_cifar10_reads_a_local_copy_and_scores_exact_images(tmp_path
     assert "--skip-checksum" in refused.stderr
 
     result = run_python(*command, "--skip-checksum", "--exact-test", str(exact),
-                        "--threads", "1")
+                        "--threads", "1", "--accelerate")
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
     check_common_fields(data, "04_cnn_1998")
     results = data["results"]
     assert results["data"].startswith("CIFAR-10 (not verified")
-    assert results["blas_threads"] == "1"
+    assert results["blas_threads"] == "1" and results["accelerated"] is True
     assert results["exact_test"]["images"] == 30
     assert 0.0 <= results["exact_test"]["cnn_accuracy"] <= 1.0
     assert set(results["cnn_per_class_accuracy"]) == {"airplane", "automobile", "bird", "cat",
