@@ -90,7 +90,7 @@ RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
 # Imported only now: NumPy after the BLAS threads are set, tinytorch after common.start chose
 # whose tinytorch (yours or the reference) it is.
 import numpy as np
-from convnets import RECIPES, Recipe, build_cnn, build_mlp
+from convnets import RECIPES, Recipe, build_cnn, build_mlp, make_optimizer
 
 from tinytorch.core import Tensor, enable_autograd, no_grad
 from tinytorch.data import (
@@ -106,7 +106,6 @@ from tinytorch.data import (
     read_label_names,
 )
 from tinytorch.nn import CrossEntropyLoss, Module
-from tinytorch.optim import SGD, Adam
 from tinytorch.training import Trainer, WarmupCosineLR, save_checkpoint
 
 SEED = 1998
@@ -170,13 +169,6 @@ def channel_statistics(images: np.ndarray) -> tuple[list[float], list[float]]:
         means.append(float(mean))
         stds.append(float(np.sqrt(counts @ (values - mean) ** 2 / counts.sum())))
     return means, stds
-
-
-def make_optimizer(recipe: Recipe, model: Module):
-    if recipe.optimizer == "sgd":
-        return SGD(model.parameters(), lr=recipe.learning_rate, momentum=0.9, nesterov=True,
-                   weight_decay=recipe.weight_decay)
-    return Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
 
 
 def test_batches(images: np.ndarray, labels: np.ndarray,

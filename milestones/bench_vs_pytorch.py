@@ -51,10 +51,8 @@ smoke run never fails on the goal), 1 otherwise, 2 for code not written yet, 3 w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
-import io
 import math
 import statistics
 import sys
@@ -62,7 +60,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import common
@@ -654,41 +651,22 @@ def mirror_cnn(th: Torch, model: Any) -> Any:
     return nn.Sequential(*layers)
 
 
-def load_milestone(name: str, impl: str) -> ModuleType:
-    """Import the milestone script ``name`` (its functions, not its run) for ``impl``.
-
-    A milestone chooses its tinytorch at import (``common.start``), which re-imports
-    tinytorch: call this before anything else imports it. Its header is not printed.
-    """
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"milestone_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # its dataclasses look their module up there
-    argv = sys.argv
-    sys.argv = [str(path), "--impl", impl]
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            spec.loader.exec_module(module)
-    finally:
-        sys.argv = argv
-    return module
-
-
 def training_step_arrays(loss: Any, named: list[tuple[str, Any]]) -> Arrays:
     return {"loss": np.asarray(loss.data), **tinytorch_grads(named)}
 
 
-def cnn_case(sizes: Sizes, th: Torch | None, rng: np.random.Generator, cnn: ModuleType) -> Case:
+def cnn_case(sizes: Sizes, th: Torch | None, rng: np.random.Generator) -> Case:
     """One SGD step of milestone 4's CIFAR-10 CNN: forward, cross-entropy, backward, update."""
+    from convnets import RECIPES, build_cnn, make_optimizer
+
     from tinytorch.core import Tensor
     from tinytorch.nn import CrossEntropyLoss
 
-    recipe = cnn.RECIPES["cifar10"]
+    recipe = RECIPES["cifar10"]
     if sizes.cnn_widths is not None:
         recipe = replace(recipe, cnn_widths=sizes.cnn_widths, convs_per_stage=1)
-    model = cnn.build_cnn(recipe, 3, 32, rng)
-    optimizer = cnn.make_optimizer(recipe, model)
+    model = build_cnn(recipe, 3, 32, rng)
+    optimizer = make_optimizer(recipe, model)
     loss_fn, named = CrossEntropyLoss(), list(model.named_parameters())
     x = rng.standard_normal((sizes.cnn_batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, sizes.cnn_batch)
@@ -835,7 +813,7 @@ class Skipped(Exception):
     """A row that cannot run yet (its kata does not exist): the message says why."""
 
 
-def build_cases(sizes: Sizes, th: Torch | None, cnn: ModuleType) -> dict[str, Callable[[], Case]]:
+def build_cases(sizes: Sizes, th: Torch | None) -> dict[str, Callable[[], Case]]:
     """The rows, in order, by a short label (``--only`` picks them), each a builder that
     gets its own generator seeded with SEED."""
     def seeded(build: Callable[..., Case], *args: Any) -> Callable[[], Case]:
@@ -852,7 +830,7 @@ def build_cases(sizes: Sizes, th: Torch | None, cnn: ModuleType) -> dict[str, Ca
         "cross-entropy": seeded(cross_entropy_case, sizes, th),
         "attention": seeded(attention_case, sizes, th),
         "layernorm": seeded(layernorm_case, sizes, th),
-        "cnn-step": lambda: cnn_case(sizes, th, np.random.default_rng(SEED), cnn),
+        "cnn-step": lambda: cnn_case(sizes, th, np.random.default_rng(SEED)),
         "gpt-step": seeded(gpt_case, sizes, th),
         "generate": seeded(generation_case, sizes, th),
     }
@@ -928,11 +906,11 @@ def switch_on_acceleration(disabled: bool) -> str:
 
 
 def run_table(options: argparse.Namespace, run: common.Run, th: Torch | None,
-              cnn: ModuleType, acceleration: str) -> int:
+              acceleration: str) -> int:
     sizes = SMOKE if run.smoke else FULL
     rounds = options.rounds or (SMOKE_ROUNDS if run.smoke else ROUNDS)
     rows, not_written = [], []
-    for label, build in build_cases(sizes, th, cnn).items():
+    for label, build in build_cases(sizes, th).items():
         if options.only and not any(word.lower() in label for word in options.only):
             continue
         try:
@@ -1160,20 +1138,16 @@ def bench_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     if {"-h", "--help"} & set(rest):
         parser.print_help()
         print()
-    if not any(argument == "--impl" or argument.startswith("--impl=") for argument in rest):
-        rest = ["--impl", "reference", *rest]
     return options, rest
 
 
 def main() -> int:
     options, rest = bench_options(sys.argv[1:])
-    run = common.start(__file__, __doc__, rest)
+    run = common.start(__file__, __doc__, rest, default_impl="reference")
     if options.shakespeare and not any(argument.startswith("--out") for argument in rest):
         run.out = common.RESULTS_DIR / f"{run.name}_shakespeare.json"   # keep the table's file
     if run.plot is not None:
         print("Note: --plot is ignored, this benchmark draws no curves (the JSON has them).")
-    # Before anything imports tinytorch: the milestone re-imports it (see load_milestone).
-    cnn = None if options.shakespeare else load_milestone("04_cnn_1998", run.impl)
     try:
         th = load_torch() if options.vs == "pytorch" else None
     except MissingTorch as error:
@@ -1186,9 +1160,9 @@ def main() -> int:
     versus = f"PyTorch {th.torch.__version__}" if th is not None else "nothing (--vs none)"
     print(f"TinyTorch ({run.impl}, acceleration: {acceleration}) against {versus}; one thread each",
           flush=True)
-    if cnn is None:
+    if options.shakespeare:
         return run_shakespeare(options, run, th, acceleration)
-    return run_table(options, run, th, cnn, acceleration)
+    return run_table(options, run, th, acceleration)
 
 
 if __name__ == "__main__":

@@ -91,13 +91,14 @@ class Criterion:
         return {**asdict(self), "met": self.met}
 
 
-def parse_arguments(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_arguments(description: str, argv: Sequence[str] | None = None,
+                    default_impl: str = "student") -> argparse.Namespace:
     """The milestone command line (see the module docstring); ``out`` is None unless given."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--impl", choices=CHOICES, default="student",
-                        help="whose tinytorch to run: yours (tinytorch/, the default) or the "
-                             "reference solution (reference/tinytorch/)")
+    parser.add_argument("--impl", choices=CHOICES, default=default_impl,
+                        help=f"whose tinytorch to run: yours (tinytorch/) or the reference "
+                             f"solution (reference/tinytorch/); default: {default_impl}")
     parser.add_argument("--smoke", action="store_true",
                         help="a tiny, fast run that exercises everything; the success "
                              "criterion is reported but not enforced")
@@ -199,14 +200,15 @@ class Run:
         return 0
 
 
-def start(script: str, docstring: str | None, argv: Sequence[str] | None = None) -> Run:
+def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
+          default_impl: str = "student") -> Run:
     """Parse the command line and make ``import tinytorch`` load the chosen implementation.
 
     Call it before anything imports ``tinytorch``. The description shown by ``--help`` is the
     first paragraph of the milestone's docstring.
     """
     name = Path(script).stem
-    arguments = parse_arguments((docstring or name).strip().split("\n\n")[0], argv)
+    arguments = parse_arguments((docstring or name).strip().split("\n\n")[0], argv, default_impl)
     activate(ROOT, arguments.impl)
     out = arguments.out if arguments.out is not None else RESULTS_DIR / f"{name}.json"
     # Where processes are spawned (macOS, Windows), memory_profiler's sampling process runs

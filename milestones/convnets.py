@@ -1,7 +1,8 @@
 """The convolutional and multi-layer networks of the 1998 milestone, and how each is trained.
 
-Shared by ``04_cnn_1998.py``, which trains them, and ``06_mlperf_2018.py``, which optimizes
-the trained CNN: both must build exactly the same architecture for a checkpoint to load.
+Shared by ``04_cnn_1998.py``, which trains them, ``06_mlperf_2018.py``, which optimizes
+the trained CNN (both must build exactly the same architecture for a checkpoint to load),
+and ``bench_vs_pytorch.py``, which times one training step of the CIFAR-10 CNN.
 Import it after ``common.start`` (it imports ``tinytorch``).
 """
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from tinytorch.core import ReLU
 from tinytorch.nn import BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, Sequential
+from tinytorch.optim import SGD, Adam, Optimizer
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,11 @@ def build_mlp(recipe: Recipe, inputs: int, rng: np.random.Generator) -> Module:
         layers += [Linear(inputs, hidden, rng=rng), ReLU()]
         inputs = hidden
     return Sequential(*layers, Linear(inputs, 10, rng=rng))
+
+
+def make_optimizer(recipe: Recipe, model: Module) -> Optimizer:
+    """The recipe's optimizer over all of ``model``'s parameters."""
+    if recipe.optimizer == "sgd":
+        return SGD(model.parameters(), lr=recipe.learning_rate, momentum=0.9, nesterov=True,
+                   weight_decay=recipe.weight_decay)
+    return Adam(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
