@@ -50,9 +50,7 @@ import common
 
 def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """This milestone's own options; the rest of ``argv`` is the common command line."""
-    parser = argparse.ArgumentParser(add_help=False, prog="04_cnn_1998.py",
-                                     description="Options of this milestone (besides the "
-                                                 "common ones below):")
+    parser = common.options_parser(__file__)
     parser.add_argument("--data", choices=("tinydigits", "cifar10"), default="tinydigits",
                         help="the images to learn: TinyDigits (shipped, default) or CIFAR-10")
     parser.add_argument("--cifar-dir", type=Path, default=None, metavar="DIR",
@@ -73,11 +71,7 @@ def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="BLAS threads (default: the environment's, else 1); the CIFAR-10 "
                              "budget of 30 minutes is for --threads 2")
-    options, rest = parser.parse_known_args(argv)
-    if {"-h", "--help"} & set(rest):
-        parser.print_help()
-        print()
-    return options, rest
+    return common.split_options(parser, argv)
 
 
 OPTIONS, COMMON_ARGUMENTS = milestone_options(sys.argv[1:])

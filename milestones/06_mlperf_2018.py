@@ -55,17 +55,11 @@ MILESTONES = Path(__file__).resolve().parent
 
 def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """This milestone's own options; the rest of ``argv`` is the common command line."""
-    parser = argparse.ArgumentParser(add_help=False, prog="06_mlperf_2018.py",
-                                     description="Options of this milestone (besides the "
-                                                 "common ones below):")
+    parser = common.options_parser(__file__)
     parser.add_argument("--model", type=Path, default=None, metavar="NPZ",
                         help="the trained 1998 CNN (default: milestones/results/"
                              "cnn_1998_tinydigits.npz, made by 04_cnn_1998.py when missing)")
-    options, rest = parser.parse_known_args(argv)
-    if {"-h", "--help"} & set(rest):
-        parser.print_help()
-        print()
-    return options, rest
+    return common.split_options(parser, argv)
 
 
 OPTIONS, COMMON_ARGUMENTS = milestone_options(sys.argv[1:])

@@ -1111,12 +1111,10 @@ def run_shakespeare(options: argparse.Namespace, run: common.Run, th: Torch | No
 # -- command line ----------------------------------------------------------------------------------
 
 def bench_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """This script's own options; the rest of ``argv`` is the common milestone command line,
-    with ``--impl reference`` unless ``--impl`` is given (the benchmark measures the
-    reference solution unless asked for yours)."""
-    parser = argparse.ArgumentParser(add_help=False, prog="bench_vs_pytorch.py",
-                                     description="Options of this benchmark (besides the common "
-                                                 "ones below, where --impl defaults to reference):")
+    """This script's own options; the rest of ``argv`` is the common milestone command line
+    (where ``--impl`` defaults to reference here: the benchmark measures the reference
+    solution unless asked for yours)."""
+    parser = common.options_parser(__file__)
     parser.add_argument("--vs", choices=("pytorch", "none"), default="pytorch",
                         help="compare with PyTorch (default; needs torch installed) or time "
                              "TinyTorch alone")
@@ -1134,11 +1132,7 @@ def bench_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help=f"the Tiny Shakespeare text (default: {DEFAULT_TEXT})")
     parser.add_argument("--iterations", type=int, default=None, metavar="N",
                         help="training iterations of --shakespeare (default 2000, smoke 12)")
-    options, rest = parser.parse_known_args(argv)
-    if {"-h", "--help"} & set(rest):
-        parser.print_help()
-        print()
-    return options, rest
+    return common.split_options(parser, argv)
 
 
 def main() -> int:

@@ -110,6 +110,27 @@ def parse_arguments(description: str, argv: Sequence[str] | None = None,
     return parser.parse_args(argv)
 
 
+def options_parser(script: str) -> argparse.ArgumentParser:
+    """A parser for a script's OWN options, those beside the common command line."""
+    return argparse.ArgumentParser(add_help=False, prog=Path(script).name,
+                                   description="Options of this script (besides the common "
+                                               "ones below):")
+
+
+def split_options(parser: argparse.ArgumentParser,
+                  argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Parse the script's own options out of ``argv``; the rest is for :func:`start`.
+
+    With ``--help`` the script's own options are printed first; :func:`start` then prints
+    the common ones and exits.
+    """
+    options, rest = parser.parse_known_args(argv)
+    if {"-h", "--help"} & set(rest):
+        parser.print_help()
+        print()
+    return options, rest
+
+
 class Run:
     """One run of a milestone: its settings, its measurements, its report."""
 
