@@ -20,6 +20,7 @@ Code you write now keeps working unchanged after that.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np

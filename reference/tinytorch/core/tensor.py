@@ -20,6 +20,7 @@ Code you write now keeps working unchanged after that.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,9 @@ class Tensor:
         # BEGIN SOLUTION
         if isinstance(data, Tensor):
             data = data.data
+        if dtype is None and isinstance(data, np.ndarray) and data.dtype in SUPPORTED_DTYPES:
+            self.data = data  # every operation's result lands here: nothing to check or convert
+            return
         from_python = not isinstance(data, (np.ndarray, np.generic))
         try:
             array = np.asarray(data)
@@ -263,7 +267,7 @@ class Tensor:
         # BEGIN SOLUTION
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        known = int(np.prod([d for d in shape if d != -1]))
+        known = math.prod(d for d in shape if d != -1)
         fits = (self.size == known) if -1 not in shape else (known > 0 and self.size % known == 0)
         if not fits or list(shape).count(-1) > 1:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) "
