@@ -43,6 +43,9 @@ class Module:
     optimizer step, but ``state_dict()`` saves them and ``load_state_dict()`` restores them.
     """
 
+    _parameters: dict[str, Tensor]
+    _modules: dict[str, Module]
+    _buffer_names: list[str]
     training: bool
 
     def __init__(self) -> None:

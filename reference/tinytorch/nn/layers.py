@@ -43,6 +43,9 @@ class Module:
     optimizer step, but ``state_dict()`` saves them and ``load_state_dict()`` restores them.
     """
 
+    _parameters: dict[str, Tensor]
+    _modules: dict[str, Module]
+    _buffer_names: list[str]
     training: bool
 
     def __init__(self) -> None:
@@ -86,6 +89,7 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() has run: call "
                                  f"super().__init__() first in {type(self).__name__}.__init__")
+        registry: dict[str, Any] | None
         if isinstance(value, Tensor) and value.requires_grad:
             registry = self._parameters
         elif isinstance(value, Module):
