@@ -41,6 +41,15 @@ where that moves less memory than scattering windows back (col2im).
 :func:`max_pool2d_fast` uses the fact that windows do not overlap when
 ``kernel_size == stride``: each gradient is written once, in place.
 
+Then the fused kernels. Cross-entropy, softmax, layer norm and batch norm do a handful of
+FLOPs per element: they wait on memory (the roofline), so their cost is the number of
+full-array passes and temporaries, not the arithmetic and not autograd. Each kernel keeps
+the arithmetic and cuts the passes: :func:`cross_entropy_fast` keeps the forward's
+exponentials so its backward does not recompute the softmax, :func:`softmax_fast` and
+:func:`layer_norm_fast` work in place and take row sums of products with ``np.einsum``
+(no product array), :func:`batch_norm2d_fast` computes the centred input once. Kernels
+that replace a class's ``forward`` record their own Function (:func:`records_its_own`).
+
 ``enable_acceleration()`` swaps the kernels of :data:`KERNELS` into the framework,
 ``disable_acceleration()`` puts the originals back, ``acceleration_enabled()`` tells which
 is in place. Results are the same either way (to float rounding), gradients included.
@@ -59,11 +68,27 @@ from typing import Any
 
 import numpy as np
 
-from ..core.activations import GELU_COEFFICIENT, SQRT_2_OVER_PI
-from ..core.autograd import Function, Gradients
+from ..core.activations import GELU_COEFFICIENT, SQRT_2_OVER_PI, Softmax
+from ..core.autograd import (
+    CrossEntropyLossBackward,
+    Function,
+    Gradients,
+    SoftmaxBackward,
+    enable_autograd,
+    record,
+)
 from ..core.tensor import Tensor
-from ..nn import spatial
-from ..nn.spatial import Conv2dBackward, MaxPool2dBackward, conv2d_output_shape, kernel_offsets
+from ..nn import spatial, transformers
+from ..nn.losses import CrossEntropyLoss
+from ..nn.spatial import (
+    BatchNorm2d,
+    BatchNorm2dBackward,
+    Conv2dBackward,
+    MaxPool2dBackward,
+    conv2d_output_shape,
+    kernel_offsets,
+)
+from ..nn.transformers import LayerNormBackward
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -563,6 +588,273 @@ def max_pool2d_fast(x: Tensor, kernel_size: int, stride: int | None = None) -> T
     # END SOLUTION
 
 
+# -- fused kernels: fewer full-array passes ------------------------------------------------
+
+def records_its_own(function: type[Function]) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
+    """Mark a kernel that replaces a class's ``forward`` as one that records ``function``
+    itself (given).
+
+    ``enable_autograd()`` (kata 05) wraps the ``forward`` of activations and losses with a
+    recorder unless the method carries a ``records`` attribute. A fused kernel records its
+    own Function, with what it kept from the forward pass: wrapped again, it would be
+    recorded over by the plain Function. So it carries the mark, whichever of
+    ``enable_autograd()`` and :func:`enable_acceleration` runs first.
+    """
+    def mark(kernel: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        kernel.records = function  # type: ignore[attr-defined]
+        return kernel
+    return mark
+
+
+def _row_dot(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    """``(a * b).sum(axis, keepdims=True)`` without the product array (given): one
+    ``np.einsum`` that multiplies and adds as it reads both operands."""
+    axis %= a.ndim
+    letters = "abcdefghijklmnopqrstuvwxyz"[:a.ndim]
+    kept = letters[:axis] + letters[axis + 1:]
+    return np.expand_dims(np.einsum(f"{letters},{letters}->{kept}", a, b), axis)
+
+
+class CrossEntropyFastBackward(CrossEntropyLossBackward):
+    """Cross-entropy's gradient from what the forward pass kept: ``exponentials``
+    (``exp(logits - row max)``, shape (N, C)) and their row ``sums`` (N,), as arguments.
+
+    The gradient is ``(softmax(logits) - one_hot(target)) / N`` times ``grad``, and
+    ``softmax = exponentials / sums``: so ONE pass over the (N, C) array,
+    ``exponentials * (grad / N / sums)[:, None]`` (the scale is a column of N numbers),
+    then subtract ``grad / N`` at each row's target entry (N numbers). Kata 05's rule
+    recomputes the softmax from the logits (max, subtract, exp, sum, divide) before that.
+    Leave the kept arrays untouched: the graph may be walked twice.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        target = self.inputs[1]
+        exponentials, sums = self.arguments["exponentials"], self.arguments["sums"]
+        # BEGIN SOLUTION
+        count = len(exponentials)
+        scale = grad / count
+        grad_logits = exponentials * (scale / sums)[:, np.newaxis]
+        grad_logits[np.arange(count), target.data] -= scale
+        return grad_logits, None
+        # END SOLUTION
+
+
+@records_its_own(CrossEntropyFastBackward)
+def cross_entropy_fast(self: CrossEntropyLoss, prediction: Tensor, target: Tensor) -> Tensor:
+    """Kata 04's ``CrossEntropyLoss.forward`` that keeps what the backward pass needs.
+
+    Anything kata 04 would refuse (logits not 2-D, a target that is not one integer class
+    index in ``[0, C)`` per row), and the unusual (no rows, integer logits: ``np.exp``
+    cannot write floats into them), goes to the plain version
+    (:func:`plain_version` of ``CrossEntropyLoss.forward``, called with ``self``), which
+    raises its errors. Otherwise, in as few passes as the loss needs:
+
+    - ``exponentials = logits - row max`` (a new array), pick ``z[i, target[i]]`` from it,
+      then ``np.exp(exponentials, out=exponentials)`` in place;
+    - ``sums`` = its row sums; ``loss = mean(log(sums) - picked)``, as a Tensor;
+    - :func:`~tinytorch.core.autograd.record` :class:`CrossEntropyFastBackward` with inputs
+      ``(prediction, target)`` and the arguments ``exponentials=`` and ``sums=``.
+
+    Kata 05 records only the inputs, so its backward recomputes the whole softmax: keeping
+    the exponentials (no division now: the backward folds ``1 / sums`` into its one pass)
+    measured 1.8 to 1.9 times faster for forward and backward of (4096, 1024) logits.
+    """
+    # BEGIN SOLUTION
+    logits, classes = prediction.data, target.data
+    if (logits.ndim != 2 or logits.shape[0] == 0 or logits.dtype.kind != "f"
+            or classes.shape != logits.shape[:1] or classes.dtype.kind not in "iu"
+            or classes.min() < 0 or classes.max() >= logits.shape[1]):
+        return plain_version(CrossEntropyLoss, "forward")(self, prediction, target)
+    exponentials = logits - logits.max(axis=1, keepdims=True)
+    picked = exponentials[np.arange(len(logits)), classes]
+    np.exp(exponentials, out=exponentials)
+    sums = exponentials.sum(axis=1)
+    output = Tensor((np.log(sums) - picked).mean())
+    return record(output, CrossEntropyFastBackward, (prediction, target), exponentials=exponentials,
+                  sums=sums)
+    # END SOLUTION
+
+
+class SoftmaxFastBackward(SoftmaxBackward):
+    """Softmax's gradient ``s * (grad - sum(grad * s, axis))`` in two full passes.
+
+    Kata 05 writes ``grad * s`` (an array), sums it, subtracts (another array) and
+    multiplies (a third). Here :func:`_row_dot` gives the sums without the product array,
+    ``np.subtract(grad, sums, ...)`` writes the only new array, and ``*= s`` finishes it
+    in place.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        axis = self.arguments["axis"]
+        # BEGIN SOLUTION
+        s = self.output
+        grad_x = np.subtract(grad, _row_dot(grad, s, axis))
+        grad_x *= s
+        return (grad_x,)
+        # END SOLUTION
+
+
+@records_its_own(SoftmaxFastBackward)
+def softmax_fast(self: Softmax, x: Tensor) -> Tensor:
+    """Kata 02's ``Softmax.forward`` with one output array and no temporaries.
+
+    Subtract the maximum along ``self.axis`` into a new array, then ``np.exp`` and the
+    division by the sums IN PLACE (kata 02 allocates the shifted scores, their exponentials
+    and the quotient: three arrays the size of the input). Record
+    :class:`SoftmaxFastBackward` with input ``(x,)`` and ``axis=self.axis``. A bad axis
+    raises NumPy's error, as kata 02 does. Integer scores go to the plain version
+    (:func:`plain_version`, with ``self``): ``np.exp`` cannot write floats into an integer
+    array in place.
+
+    With :class:`SoftmaxFastBackward`, forward and backward of attention-sized scores
+    (8, 4, 256, 256) measured 1.2 to 1.3 times faster than kata 02 and 05.
+    """
+    # BEGIN SOLUTION
+    if x.dtype.kind != "f":
+        return plain_version(Softmax, "forward")(self, x)
+    probabilities = x.data - x.data.max(axis=self.axis, keepdims=True)
+    np.exp(probabilities, out=probabilities)
+    probabilities /= probabilities.sum(axis=self.axis, keepdims=True)
+    return record(Tensor(probabilities), SoftmaxFastBackward, (x,), axis=self.axis)
+    # END SOLUTION
+
+
+class LayerNormFastBackward(LayerNormBackward):
+    """Kata 13's layer-norm gradients with two scratch arrays instead of seven.
+
+    Same arguments (``normalized``, ``inv_std``) and formulas::
+
+        g  = grad * weight                                   # array 1
+        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+        dweight = sum(grad * x_hat), dbias = sum(grad)       # over every axis but the last
+
+    ``mean(g * x_hat)`` is :func:`_row_dot` over the last axis divided by its size (no
+    product array). ``grad * x_hat`` goes into array 2, which is summed for ``dweight`` and
+    then overwritten with ``x_hat * mean(g * x_hat)`` (``np.multiply(..., out=)``); every
+    remaining step is in place on ``g``, which becomes ``dx``. Sum over the leading axes
+    of a 2-D view (``reshape(-1, dim)``): one reduction down the rows.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        weight = self.inputs[1]
+        normalized, inv_std = self.arguments["normalized"], self.arguments["inv_std"]
+        # BEGIN SOLUTION
+        dim = grad.shape[-1]
+        g = grad * weight.data
+        scratch = np.multiply(grad, normalized)
+        grad_weight = scratch.reshape(-1, dim).sum(axis=0)
+        np.multiply(normalized, _row_dot(g, normalized, -1) / dim, out=scratch)
+        g -= g.mean(axis=-1, keepdims=True)
+        g -= scratch
+        g *= inv_std
+        return g, grad_weight, grad.reshape(-1, dim).sum(axis=0)
+        # END SOLUTION
+
+
+def layer_norm_fast(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """Kata 13's :func:`~tinytorch.nn.transformers.layer_norm` with fewer passes.
+
+    - ``centered = x - mean`` is the one array the normalisation needs;
+    - the variance is :func:`_row_dot` of ``centered`` with itself over the last axis,
+      divided by its size (kata 13 writes ``centered * centered`` first);
+    - ``centered *= inv_std`` turns it into ``normalized`` in place;
+    - the output is ``normalized * weight`` with ``+= bias`` in place.
+
+    Record :class:`LayerNormFastBackward` exactly as kata 13 records its Function (inputs
+    ``(x, weight, bias)``, arguments ``normalized=``, ``inv_std=``). With that backward,
+    forward and backward of (8, 256, 128) activations measured 1.3 to 1.5 times faster.
+    """
+    # BEGIN SOLUTION
+    centered = x.data - x.data.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(_row_dot(centered, centered, -1) / x.shape[-1] + eps)
+    centered *= inv_std
+    output = np.multiply(centered, weight.data)
+    output += bias.data
+    return record(Tensor(output), LayerNormFastBackward, (x, weight, bias), normalized=centered,
+                  inv_std=inv_std)
+    # END SOLUTION
+
+
+def _channel(values: np.ndarray) -> np.ndarray:
+    """A (C,) array as (1, C, 1, 1), to broadcast over images (N, C, H, W) (given)."""
+    return values.reshape(1, -1, 1, 1)
+
+
+class BatchNorm2dFastBackward(BatchNorm2dBackward):
+    """Kata 09's batch-norm gradients, in training, with one new array.
+
+    Same arguments and formulas; with ``m = N * H * W`` and sums over the axes (0, 2, 3):
+    ``d beta = sum(grad)``, ``d gamma = sum(grad * x_hat)`` and
+    ``dx = gamma * inv_std * (grad - d beta / m - x_hat * d gamma / m)``.
+
+    - Both channel sums are ``np.einsum`` reductions (``"nchw->c"`` and
+      ``"nchw,nchw->c"``): no ``grad * x_hat`` array;
+    - ``dx``: write ``x_hat * (d gamma / m)`` into a new array, add ``d beta / m`` in place,
+      ``np.subtract(grad, dx, out=dx)``, and scale in place by ``gamma * inv_std``.
+
+    With running statistics (evaluation) it is simply kata 09's rule: ``super().backward``.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        gamma = self.inputs[1]
+        normalized, inv_std = self.arguments["normalized"], self.arguments["inv_std"]
+        # BEGIN SOLUTION
+        if not self.arguments["batch_statistics"]:
+            return super().backward(grad)
+        count = grad.size // grad.shape[1]
+        grad_beta = np.einsum("nchw->c", grad)
+        grad_gamma = np.einsum("nchw,nchw->c", grad, normalized)
+        grad_x = np.multiply(normalized, _channel(grad_gamma / count))
+        grad_x += _channel(grad_beta / count)
+        np.subtract(grad, grad_x, out=grad_x)
+        grad_x *= _channel(gamma.data.astype(grad.dtype)) * inv_std
+        return grad_x, grad_gamma, grad_beta
+        # END SOLUTION
+
+
+def batch_norm2d_fast(self: BatchNorm2d, x: Tensor) -> Tensor:
+    """Kata 09's ``BatchNorm2d.forward`` in training, with the centred input computed once.
+
+    Anything but a floating-point training batch kata 09 accepts (evaluation, a wrong
+    shape or channel count, one value per channel, integers) goes to the plain version (:func:`plain_version` of
+    ``BatchNorm2d.forward``, called with ``self``): its results and errors. Otherwise,
+    with ``m = N * H * W``:
+
+    - ``mean = einsum("nchw->c", x) / m``; ``centred = x - mean`` (the one big array the
+      normalisation needs);
+    - ``var = einsum("nchw,nchw->c", centred, centred) / m``, the biased variance, where
+      ``x.var`` would compute the mean again and square into a temporary;
+    - the running statistics exactly as kata 09 updates them (in place, unbiased variance);
+    - ``centred *= inv_std`` makes it ``normalized`` in place; the output is
+      ``normalized * gamma`` with ``+= beta`` in place (all in the input's dtype).
+
+    Record :class:`BatchNorm2dFastBackward` as kata 09 records its Function (inputs
+    ``(x, self.weight, self.bias)``, arguments ``normalized``, ``inv_std`` (1, C, 1, 1) and
+    ``batch_statistics=True``). Forward and backward of (64, 32, 32, 32) activations
+    measured 1.3 to 1.5 times faster than kata 09's.
+    """
+    # BEGIN SOLUTION
+    channels = self.num_features
+    if (not self.training or x.ndim != 4 or x.shape[1] != channels or x.size // channels < 2
+            or x.dtype.kind != "f"):
+        return plain_version(BatchNorm2d, "forward")(self, x)
+    count = x.size // channels
+    mean = np.einsum("nchw->c", x.data) / count
+    centred = x.data - _channel(mean)
+    var = np.einsum("nchw,nchw->c", centred, centred) / count
+    self.running_mean *= 1 - self.momentum
+    self.running_mean += self.momentum * mean
+    self.running_var *= 1 - self.momentum
+    self.running_var += self.momentum * var * (count / (count - 1))
+    inv_std = _channel(1.0 / np.sqrt(var + self.eps))
+    centred *= inv_std
+    out = np.multiply(centred, _channel(self.weight.data.astype(x.dtype)))
+    out += _channel(self.bias.data.astype(x.dtype))
+    return record(Tensor(out), BatchNorm2dFastBackward, (x, self.weight, self.bias),
+                  normalized=centred, inv_std=inv_std, batch_statistics=True)
+    # END SOLUTION
+
+
 # -- the switch (given): one table of kernels, installed and removed together ---------------
 
 @dataclass(frozen=True)
@@ -580,6 +872,10 @@ class Kernel:
 KERNELS: tuple[Kernel, ...] = (
     Kernel(spatial, "conv2d", conv2d_fast),
     Kernel(spatial, "max_pool2d", max_pool2d_fast),
+    Kernel(CrossEntropyLoss, "forward", cross_entropy_fast),
+    Kernel(Softmax, "forward", softmax_fast),
+    Kernel(transformers, "layer_norm", layer_norm_fast),
+    Kernel(BatchNorm2d, "forward", batch_norm2d_fast),
 )
 
 _PLAIN: dict[tuple[Any, str], Callable[..., Any]] = {}
@@ -606,11 +902,18 @@ def disable_acceleration() -> None:
     Code that imported a function by name (``from tinytorch.nn.spatial import conv2d``)
     holds whichever version was installed at that moment: the switch changes the
     attribute, not copies of it.
+
+    A class's ``forward`` saved before ``enable_autograd()`` ran does not record (autograd
+    skipped the kernel installed at the time: it records its own Function). So when
+    autograd is on, run ``enable_autograd()`` again: it wraps what does not record yet,
+    and nothing twice.
     """
     for kernel in KERNELS:
         plain = _PLAIN.pop((kernel.owner, kernel.name), None)
         if plain is not None:
             setattr(kernel.owner, kernel.name, plain)
+    if getattr(Tensor.exp, "records", None) is not None:
+        enable_autograd()
 
 
 def acceleration_enabled() -> bool:
