@@ -31,7 +31,7 @@ def arrays(*shapes, dtype=np.float32):
 def test_einsum_convolution_matches_an_independent_formula(conv_by_offsets, stride, padding, kernel):
     x, weight = arrays((2, 3, 9, 8), (4, 3, kernel, kernel))
     out = conv2d_einsum(x, weight, stride=stride, padding=padding)
-    expected = conv_by_offsets(x, weight, stride, padding)
+    expected = conv_by_offsets(x, weight, None, stride, padding)
     assert out.shape == expected.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
