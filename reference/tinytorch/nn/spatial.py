@@ -573,6 +573,9 @@ class BatchNorm2d(Module):
     NumPy in the input's dtype and records :class:`BatchNorm2dBackward`.
     """
 
+    running_mean: np.ndarray
+    running_var: np.ndarray
+
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
         _require_positive(num_features=num_features)
