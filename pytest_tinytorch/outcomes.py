@@ -36,10 +36,30 @@ def todo_of(report: pytest.TestReport | pytest.CollectReport) -> Todo | None:
     return None
 
 
+def unimplemented_cause(error: BaseException) -> NotImplementedError | None:
+    """``error`` itself if it is a NotImplementedError, else the first one in its chain.
+
+    The chain matters because NotImplementedError is a RuntimeError: a test that expects
+    ``pytest.raises(RuntimeError, match=...)`` catches a stub's error and fails with a
+    message mismatch, whose context is the stub's NotImplementedError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NotImplementedError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def find_todo(excinfo: pytest.ExceptionInfo[BaseException], package: Path, root: Path) -> Todo | None:
-    """A Todo when ``excinfo`` is a NotImplementedError raised inside ``package``."""
-    if not excinfo.errisinstance(NotImplementedError):
+    """A Todo when ``excinfo`` is, or arose from, a NotImplementedError raised inside ``package``."""
+    cause = unimplemented_cause(excinfo.value)
+    if cause is None:
         return None
+    if cause is not excinfo.value:
+        excinfo = pytest.ExceptionInfo.from_exception(cause)
     raised_at = excinfo.traceback[-1]
     path = Path(str(raised_at.path)).resolve()
     try:

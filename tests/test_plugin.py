@@ -28,6 +28,25 @@ def test_next_on_a_fresh_clone_runs_the_first_kata_only(project):
     assert "3 not implemented" in out
 
 
+def test_a_stub_caught_by_pytest_raises_is_still_work_to_do(project):
+    # NotImplementedError is a RuntimeError: pytest.raises(RuntimeError, match=...) catches the
+    # stub's error and fails on the message, which must not read as a bug in the learner's code.
+    project.write("katas/01_alpha/test_alpha_errors.py", """
+import pytest
+
+from tinytorch.alpha import double
+
+
+def test_double_refuses_strings():
+    with pytest.raises(RuntimeError, match="strings"):
+        double("two")
+""")
+    result = project.run("--kata", "01")
+    out = result.stdout.str()
+    assert "4 not implemented" in out and "failed" not in out
+    assert "Regex pattern did not match" not in out
+
+
 def test_a_real_failure_is_shown_in_full_and_the_rest_in_one_line(project):
     project.solve("alpha.py", wrong=True)
     result = project.run("--next")
