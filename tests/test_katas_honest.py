@@ -36,16 +36,36 @@ def test_every_kata_test_passes_on_the_reference(tmp_path, parallel):
         assert result["status"] == "passed" and result["tests_failed"] == 0, kata.name
 
 
-def test_no_kata_test_passes_on_the_stubs(tmp_path):
+def stub_project(tmp_path: Path) -> Path:
+    """A copy of the katas and the reference, with freshly generated stubs."""
     project = tmp_path / "project"
     for name in ("katas", "reference"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("conftest.py", "pyproject.toml"):
         shutil.copy(ROOT / name, project / name)
     stubs.write(load(project))
+    return project
+
+
+def test_no_kata_test_passes_on_the_stubs(tmp_path):
+    project = stub_project(tmp_path)
     completed, katas = run_katas(project, tmp_path / "report.json", "-n", "2")
     assert completed.returncode == pytest.ExitCode.TESTS_FAILED, completed.stdout[-3000:]
     for kata in CURRICULUM.katas:
         result = katas[kata.id]
         assert result["tests_passed"] == 0, f"{kata.name}: a test passes on the stubs"
         assert result["tests_failed"] > 0, kata.name
+
+
+@pytest.mark.parametrize("track", [track for track in CURRICULUM.tracks.values() if track.prebuilt],
+                         ids=lambda track: track.name)
+def test_no_test_passes_when_only_the_tracks_own_katas_are_stubs(tmp_path, track):
+    """With the earlier katas given (solved), every test must still need this track's code."""
+    project = stub_project(tmp_path)
+    graded = [kata for kata in track.katas if kata not in track.prebuilt]
+    completed, katas = run_katas(project, tmp_path / "report.json", "-n", "2",
+                                 "--track", track.name)
+    assert completed.returncode == pytest.ExitCode.TESTS_FAILED, completed.stdout[-3000:]
+    for kata_id in graded:
+        result = katas[kata_id]
+        assert result["tests_passed"] == 0, f"kata {kata_id}: a test passes with {track.prebuilt} given"
