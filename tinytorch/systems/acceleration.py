@@ -430,7 +430,13 @@ class MaxPool2dFastBackward(MaxPool2dBackward):
       input (a size the kernel does not divide leaves rows or columns no window reads);
     - per offset, into buffers allocated once: ``np.equal(x[index], maxima, out=wins)``,
       ``wins &= unclaimed``, ``unclaimed ^= wins`` (clears the winners),
-      ``np.multiply(grad, wins, out=grad_x[index])``.
+      ``np.multiply(grad, wins, out=share)`` into a contiguous float buffer, then
+      ``np.copyto(grad_x[index], share)``.
+
+    Why the detour through ``share``: ``np.multiply(grad, wins, out=grad_x[index])`` mixes
+    a cast (bool to float) with a strided output, and NumPy 2.2 runs that through its slow
+    buffered loop (2.3 times slower than the detour in our runs; NumPy 2.4 does not care).
+    A product into contiguous memory and a same-dtype strided copy are fast on both.
 
     Kata 09's version allocates four arrays per offset (the comparison, the ``&``, ``~wins``
     and the product) and adds into zeros; with this backward, max pooling's forward and
