@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CURRICULUM = load(ROOT)
 
 
+def failures(completed: subprocess.CompletedProcess) -> str:
+    """The FAILED and ERROR lines of a run's summary, else the end of its output."""
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return "\n".join(lines) or completed.stdout[-3000:]
+
+
 def run_katas(project: Path, report: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     """All katas, gate off, in a fresh pytest process; returns the run and its JSON report."""
     command = [sys.executable, "-m", "pytest", "--no-gate", "-p", "no:cacheprovider", "-q",
@@ -30,7 +36,7 @@ def run_katas(project: Path, report: Path, *args: str) -> tuple[subprocess.Compl
 @pytest.mark.parametrize("parallel", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_every_kata_test_passes_on_the_reference(tmp_path, parallel):
     completed, katas = run_katas(ROOT, tmp_path / "report.json", "--impl", "reference", *parallel)
-    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert completed.returncode == 0, failures(completed)
     for kata in CURRICULUM.katas:
         result = katas[kata.id]
         assert result["status"] == "passed" and result["tests_failed"] == 0, kata.name

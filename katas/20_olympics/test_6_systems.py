@@ -114,5 +114,5 @@ def test_the_combined_score_weighs_bytes_against_latency(olympics, metrics):
     # the latency are the same (a wide band: the two latencies were measured at different times).
     assert math.log2(base.model_bytes / half.model_bytes) > 0.9
     latency_ratio = half.latency_seconds / base.latency_seconds
-    assert 1 / 3 < latency_ratio < 3, board.table("combined")
+    assert 1 / 5 < latency_ratio < 5, board.table("combined")
     metrics.record("float16-stored / float32 median latency", latency_ratio, "ratio")
