@@ -79,14 +79,14 @@ from tinytorch.systems.acceleration import disable_acceleration, enable_accelera
 from tinytorch.systems.benchmarking import Benchmark, BenchmarkResult
 from tinytorch.systems.compression import (
     MaskedTrainer,
-    SparseTensor,
-    StoredArray,
     compress_state_dict,
     decompress_state_dict,
     global_magnitude_prune,
+    load_compressed,
+    save_compressed,
     weight_sparsity,
 )
-from tinytorch.systems.quantization import QuantizedTensor, swap_layers
+from tinytorch.systems.quantization import swap_layers
 from tinytorch.training import load_checkpoint
 
 SEED = 2018
@@ -148,47 +148,6 @@ def load_cnn(path: Path) -> tuple[Module, Normalize, dict]:
     model = build_cnn(RECIPES["tinydigits"], 1, 28, np.random.default_rng(SEED))
     meta = load_checkpoint(path, model)
     return model.eval(), Normalize(meta["normalize"]["mean"], meta["normalize"]["std"]), meta
-
-
-def save_stored(path: Path, stored: dict[str, StoredArray]) -> int:
-    """Write a compressed state to an ``.npz`` of plain arrays (no pickle); return its bytes.
-
-    A sparse entry ``name`` becomes ``name/shape``, ``name/bitmask``, and its int8 values
-    with their scale and zero point; a dense one is stored as it is. ``np.savez`` does not
-    compress: the file holds the bytes the arrays hold, plus a small header per array.
-    """
-    arrays: dict[str, np.ndarray] = {}
-    for name, value in stored.items():
-        if isinstance(value, SparseTensor):
-            values = value.values
-            if not isinstance(values, QuantizedTensor):
-                raise TypeError(f"{name}: expected int8 values, got {values.dtype}")
-            arrays.update({f"{name}/shape": np.array(value.shape, dtype=np.int64),
-                           f"{name}/bitmask": value.bitmask, f"{name}/values": values.data,
-                           f"{name}/scale": values.scale, f"{name}/zero_point": values.zero_point})
-        else:
-            arrays[name] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as file:
-        np.savez(file, **arrays)
-    return path.stat().st_size
-
-
-def load_stored(path: Path, dtype: np.dtype) -> dict[str, StoredArray]:
-    """Read what :func:`save_stored` wrote."""
-    stored: dict[str, StoredArray] = {}
-    with np.load(path, allow_pickle=False) as archive:
-        files = set(archive.files)
-        for key in archive.files:
-            name, _, part = key.rpartition("/")
-            if part == "shape" and f"{name}/bitmask" in files:
-                values = QuantizedTensor(archive[f"{name}/values"], archive[f"{name}/scale"],
-                                         archive[f"{name}/zero_point"])
-                stored[name] = SparseTensor(tuple(int(n) for n in archive[key]), np.dtype(dtype),
-                                            archive[f"{name}/bitmask"], values)
-            elif "/" not in key:
-                stored[key] = archive[key]
-    return stored
 
 
 def dense_file_bytes(path: Path, model: Module) -> int:
@@ -278,10 +237,10 @@ def run_milestone() -> int:
     optimized, _, _ = load_cnn(path)
     results_dir = RUN.out.parent
     dense_bytes = dense_file_bytes(results_dir / "06_mlperf_2018_baseline.npz", baseline)
-    stored_bytes = save_stored(results_dir / "06_mlperf_2018_optimized.npz",
-                               compress_state_dict(pruned_model.state_dict(), quantize=True))
+    stored_bytes = save_compressed(results_dir / "06_mlperf_2018_optimized.npz",
+                                   compress_state_dict(pruned_model.state_dict(), quantize=True))
     optimized.load_state_dict(decompress_state_dict(
-        load_stored(results_dir / "06_mlperf_2018_optimized.npz", np.float32)))
+        load_compressed(results_dir / "06_mlperf_2018_optimized.npz")))
     print(f"Stored model: {dense_bytes:,} bytes in float32, {stored_bytes:,} bytes with "
           f"{weight_sparsity(optimized):.0%} of the weights pruned and the rest in int8 "
           f"({dense_bytes / stored_bytes:.2f}x fewer)")

@@ -17,6 +17,8 @@ from tinytorch.systems.compression import (
     compress_state_dict,
     decompress_state_dict,
     global_magnitude_prune,
+    load_compressed,
+    save_compressed,
     stored_nbytes,
     to_sparse,
 )
@@ -112,6 +114,25 @@ def test_a_state_dict_stores_weights_sparse_and_biases_dense():
     fresh = Sequential(Linear(30, 20), ReLU(), Linear(20, 4))
     fresh.load_state_dict(decompress_state_dict(quantized))
     assert (fresh[0].weight.numpy()[state["0.weight"] == 0] == 0).all()
+
+
+@pytest.mark.parametrize("quantize", [False, True], ids=["float32", "int8"])
+def test_the_file_holds_the_stored_bytes_and_gives_the_same_weights_back(tmp_path, quantize):
+    model = Sequential(Linear(256, 128, rng=0), ReLU(), Linear(128, 10, rng=1))
+    global_magnitude_prune(model, 0.9)
+    stored = compress_state_dict(model.state_dict(), quantize=quantize)
+    file_bytes = save_compressed(tmp_path / "model.npz", stored)
+    assert file_bytes == (tmp_path / "model.npz").stat().st_size
+    # the arrays' own bytes, plus a header of a few hundred bytes per array in the archive
+    assert stored_nbytes(stored) < file_bytes < stored_nbytes(stored) + 400 * 20
+    dense = sum(array.nbytes for array in model.state_dict().values())
+    assert file_bytes < dense / (8 if quantize else 5), "the file must shrink like the arrays"
+    back = decompress_state_dict(load_compressed(tmp_path / "model.npz"))
+    expected = decompress_state_dict(stored)
+    assert list(back) == list(expected)
+    for name in expected:
+        np.testing.assert_array_equal(back[name], expected[name], err_msg=name)
+        assert back[name].dtype == expected[name].dtype
 
 
 def test_bad_arrays_are_refused():

@@ -73,6 +73,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -391,6 +392,53 @@ def decompress_state_dict(stored: dict[str, StoredArray]) -> dict[str, np.ndarra
 def stored_nbytes(stored: dict[str, StoredArray]) -> int:
     """Bytes of a stored state: the sum of every entry's ``nbytes``."""
     return sum(int(value.nbytes) for value in stored.values())
+
+
+def save_compressed(path: str | Path, stored: dict[str, StoredArray]) -> int:
+    """Write a stored state (:func:`compress_state_dict`) to ``path``; return the file's bytes.
+
+    An ``.npz`` of plain arrays, never pickle. A sparse entry ``name`` becomes
+    ``name/shape``, ``name/dtype``, ``name/bitmask`` and ``name/values`` (plus
+    ``name/scale`` and ``name/zero_point`` when the values are int8); a dense entry is
+    stored as it is. ``np.savez`` does not compress: the file holds the bytes the arrays
+    hold, plus a small header per array, so its size is the honest size of the model.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in stored.items():
+        if not isinstance(value, SparseTensor):
+            arrays[name] = value
+            continue
+        arrays[f"{name}/shape"] = np.array(value.shape, dtype=np.int64)
+        arrays[f"{name}/dtype"] = np.array(np.dtype(value.dtype).str)
+        arrays[f"{name}/bitmask"] = value.bitmask
+        if isinstance(value.values, QuantizedTensor):
+            arrays.update({f"{name}/values": value.values.data, f"{name}/scale": value.values.scale,
+                           f"{name}/zero_point": value.values.zero_point})
+        else:
+            arrays[f"{name}/values"] = value.values
+    path = Path(path)
+    with path.open("wb") as file:
+        np.savez(file, **arrays)  # type: ignore[arg-type]
+    return path.stat().st_size
+
+
+def load_compressed(path: str | Path) -> dict[str, StoredArray]:
+    """Read what :func:`save_compressed` wrote (``np.load`` with ``allow_pickle=False``)."""
+    stored: dict[str, StoredArray] = {}
+    with np.load(path, allow_pickle=False) as archive:
+        for key in archive.files:
+            name, _, part = key.rpartition("/")
+            if not name:
+                stored[key] = archive[key]
+            elif part == "shape":
+                values: np.ndarray | QuantizedTensor = archive[f"{name}/values"]
+                if f"{name}/scale" in archive.files:
+                    values = QuantizedTensor(values, archive[f"{name}/scale"],
+                                             archive[f"{name}/zero_point"])
+                stored[name] = SparseTensor(tuple(int(n) for n in archive[key]),
+                                            np.dtype(str(archive[f"{name}/dtype"])),
+                                            archive[f"{name}/bitmask"], values)
+    return stored
 
 
 # -- low-rank factorization ---------------------------------------------------------------------
