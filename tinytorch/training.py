@@ -305,7 +305,7 @@ def save_checkpoint(path: str | Path, model: Module, optimizer: Optimizer | None
     raise NotImplementedError("save_checkpoint: not implemented yet (kata 07 Training)")
 
 
-def _json_scalar(value: Any) -> Any:
+def json_scalar(value: Any) -> Any:
     """``json.dumps`` hook: NumPy scalars become Python numbers; nothing else is accepted."""
     if isinstance(value, np.generic):
         return value.item()

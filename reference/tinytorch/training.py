@@ -442,7 +442,7 @@ def save_checkpoint(path: str | Path, model: Module, optimizer: Optimizer | None
     info = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "meta": meta,
             "optimizer": optimizer_info}
     try:
-        text = json.dumps(info, default=_json_scalar, allow_nan=False)
+        text = json.dumps(info, default=json_scalar, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise TypeError(f"checkpoint metadata must be JSON (numbers, strings, lists, dicts): "
                         f"{error}") from None
@@ -453,7 +453,7 @@ def save_checkpoint(path: str | Path, model: Module, optimizer: Optimizer | None
     # END SOLUTION
 
 
-def _json_scalar(value: Any) -> Any:
+def json_scalar(value: Any) -> Any:
     """``json.dumps`` hook: NumPy scalars become Python numbers; nothing else is accepted."""
     if isinstance(value, np.generic):
         return value.item()

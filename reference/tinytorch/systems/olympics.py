@@ -124,7 +124,7 @@ from ..data.dataloader import Normalize
 from ..data.tinydigits import load_tinydigits
 from ..nn.layers import Dropout, Linear, Module, Sequential
 from ..nn.spatial import AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d
-from ..training import _json_scalar, checkpoint_digest
+from ..training import checkpoint_digest, json_scalar
 from .benchmarking import Benchmark, BenchmarkResult
 from .quantization import QuantizedConv2d, QuantizedLinear, QuantizedTensor
 
@@ -332,7 +332,7 @@ def save_model(path: str | Path, model: Any) -> int:
 
     Then the architecture ``{"format": MODEL_FORMAT, "version": MODEL_VERSION,
     "input_shape": list(INPUT_SHAPE), "layers": [...]}`` as ONE JSON text
-    (``json.dumps(..., default=_json_scalar)``: a NumPy integer in a config becomes a
+    (``json.dumps(..., default=json_scalar)``: a NumPy integer in a config becomes a
     Python int) in a NumPy string array, ``np.array(text)``, under ``SPEC_KEY``. Write
     everything with ``np.savez_compressed`` into a file you opened (``open(path, "wb")``;
     given a name, NumPy would append ".npz"), and return ``os.path.getsize(path)``.
@@ -352,7 +352,7 @@ def save_model(path: str | Path, model: Any) -> int:
             arrays[f"{index}/{key}"] = array
     spec = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "input_shape": list(INPUT_SHAPE),
             "layers": layers}
-    arrays[SPEC_KEY] = np.array(json.dumps(spec, default=_json_scalar))
+    arrays[SPEC_KEY] = np.array(json.dumps(spec, default=json_scalar))
     with open(path, "wb") as file:
         np.savez_compressed(file, **arrays)  # type: ignore[arg-type]
     return os.path.getsize(path)
