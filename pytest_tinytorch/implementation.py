@@ -41,6 +41,23 @@ class GivenModules(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, file) if file else None
 
 
+class LearnerCodeForbidden(importlib.abc.MetaPathFinder):
+    """Refuses every import of ``tinytorch`` in the process it is installed in."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname.split(".")[0] == "tinytorch":
+            raise ImportError(f"{fullname}: this process decides the verdicts and never runs the "
+                              f"code it grades; only the test processes import tinytorch")
+        return None
+
+
+def forbid_import() -> None:
+    """From now on, this process cannot import ``tinytorch`` (the xdist controller's promise)."""
+    if not any(isinstance(finder, LearnerCodeForbidden) for finder in sys.meta_path):
+        sys.meta_path.insert(0, LearnerCodeForbidden())
+
+
 def activate(root: Path, impl: str, given_modules: Sequence[str] = ()) -> Path:
     """Make ``import tinytorch`` load ``impl``'s package; return that package's folder.
 

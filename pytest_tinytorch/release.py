@@ -1,18 +1,28 @@
 """``python -m pytest_tinytorch release OUT_DIR [--track NAME]``: a student template repository.
 
 The release holds what a learner needs and nothing that gives the answers away: the stubs
-(with a track's given katas already solved), the katas with a record of their test files'
-sha256, the plugin, the milestones, a student README and a GitHub Classroom workflow that
-grades each kata with the manifest's points. It never holds ``reference/`` or a solution
-marker.
+(with a track's given katas already solved), the katas, the plugin, the milestones, a
+student README, a record of the release (``katas/release.json``: every course file's sha256
+and every kata's tests) and a GitHub Classroom workflow. It never holds ``reference/`` or a
+solution marker.
+
+The workflow grades in two stages. First, with nothing installed, it checks that every file
+outside the learner's code is the release's (:mod:`.coursefiles`, whose source the workflow
+carries, against the record's sha256, which the workflow holds). Then one step per kata runs
+``pytest --kata NN`` under pytest-xdist, so that the process deciding the exit status (the
+xdist controller) never imports the learner's code, and a kata's points need every recorded
+test to have run and passed.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
-from . import integrity, stubs
+from . import coursefiles, integrity, stubs
 from .manifest import Curriculum, Kata
 from .tracks import Scope
 
@@ -21,7 +31,9 @@ COPIED = ("katas", "pytest_tinytorch", "milestones", "conftest.py", "pyproject.t
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "results", ".pytest_cache")
 GUIDE_START, GUIDE_END = "<!-- learner-guide -->", "<!-- /learner-guide -->"
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
-GRADE_COMMAND = "python -m pytest --kata {id} --no-gate -p no:cacheprovider"
+GRADE_COMMAND = "python -m pytest --kata {id} --no-gate -p no:cacheprovider -n 2"
+CHECK_STEP = "Course files are the release's"
+CHECK_END = "TINYTORCH_CHECK"
 
 
 class ReleaseError(Exception):
@@ -42,10 +54,10 @@ def make(curriculum: Curriculum, scope: Scope, out: Path) -> list[Path]:
     _write_stubs(curriculum, scope, out)
     if scope.track:
         _set_track(out / "pyproject.toml", scope.track)
-    integrity.write_checksums(Curriculum(out, curriculum.katas, curriculum.tracks))
     (out / "README.md").write_text(student_readme(root / "README.md", scope), encoding="utf-8")
+    integrity.write(out, collected_tests(Curriculum(out, curriculum.katas, curriculum.tracks)))
     (out / WORKFLOW).parent.mkdir(parents=True, exist_ok=True)
-    (out / WORKFLOW).write_text(classroom_workflow(scope), encoding="utf-8")
+    (out / WORKFLOW).write_text(classroom_workflow(scope, integrity.record_sha256(out)), encoding="utf-8")
     files = sorted(path for path in out.rglob("*") if path.is_file())
     _check_no_solutions(out, files)
     return files
@@ -84,6 +96,21 @@ def _check_no_solutions(out: Path, files: list[Path]) -> None:
             raise ReleaseError(f"{path.relative_to(out)}:{lines[0]} has a solution marker")
 
 
+def collected_tests(curriculum: Curriculum) -> dict[str, list[str]]:
+    """The test ids of each kata the release grades, as pytest collects them in the release."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--no-gate", "-p", "no:cacheprovider"],
+        cwd=curriculum.root, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise ReleaseError(f"collecting the release's katas failed:\n{completed.stdout[-2000:]}")
+    tests: dict[str, list[str]] = {}
+    for line in completed.stdout.splitlines():
+        kata = curriculum.kata_of_path(curriculum.root / line.split("::")[0]) if "::" in line else None
+        if kata is not None:
+            tests.setdefault(kata.id, []).append(line)
+    return tests
+
+
 def graded_katas(scope: Scope) -> list[Kata]:
     """The katas a student is graded on: the track's, without the given ones."""
     return [kata for kata in scope.curriculum.katas if kata.id not in scope.given]
@@ -105,13 +132,25 @@ def student_readme(readme: Path, scope: Scope) -> str:
             "## Grading\n\n"
             f"Every push is graded by GitHub Classroom: {len(katas)} katas, {total} points, each "
             "kata's points for passing all of its tests (`pytest --kata NN --no-gate`, exactly "
-            "what the workflow runs). The kata tests are part of the assignment: "
-            "`katas/checksums.json` records them, and a kata whose tests were changed is not "
-            "graded.\n")
+            "what the workflow runs). Everything outside `tinytorch/` belongs to the course: "
+            "`katas/release.json` records it, and grading stops when a course file was changed, "
+            "removed or added (notes in Markdown excepted). A kata earns its points only when "
+            "every one of its tests ran and passed: a skipped test counts as not done.\n")
 
 
-def classroom_workflow(scope: Scope) -> str:
-    """A GitHub Classroom workflow: one command-grader step per kata, then the reporter."""
+def course_check_step(record_sha256: str) -> str:
+    """The workflow step that checks the course files, carrying the checker's own source."""
+    source = Path(coursefiles.__file__).read_text(encoding="utf-8")
+    if CHECK_END in source.splitlines():
+        raise ReleaseError(f"coursefiles.py may not contain a line {CHECK_END}")
+    script = f"python -I -S - {record_sha256} <<'{CHECK_END}'\n{source}{CHECK_END}\n"
+    return (f"    - name: {CHECK_STEP}\n"
+            "      run: |\n" + textwrap.indent(script, " " * 8, lambda line: True))
+
+
+def classroom_workflow(scope: Scope, record_sha256: str) -> str:
+    """A GitHub Classroom workflow: the course-file check, one command-grader step per kata,
+    then the reporter."""
     katas = graded_katas(scope)
     steps = []
     for kata in katas:
@@ -137,7 +176,8 @@ def classroom_workflow(scope: Scope) -> str:
             "    - name: Checkout code\n      uses: actions/checkout@v4\n"
             "    - name: Set up Python\n      uses: actions/setup-python@v5\n"
             "      with:\n        python-version: '3.11'\n"
-            "    - name: Install\n      run: python -m pip install -e .\n"
+            + course_check_step(record_sha256)
+            + "    - name: Install\n      run: python -m pip install -e .\n"
             + "".join(steps)
             + "    - name: Autograding Reporter\n"
             "      uses: classroom-resources/autograding-grading-reporter@v1\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .integrity import test_file_hashes
+from .integrity import folder_hashes
 from .manifest import Curriculum
 from .progress import Status
 from .results import KataRun
@@ -38,13 +38,14 @@ def build(curriculum: Curriculum, runs: dict[str, KataRun], verdicts: dict[str, 
             "status": status,
             "tests_passed": run.tests_passed if run else 0,
             "tests_failed": run.tests_failed if run else 0,
+            "tests_not_done": sorted(run.not_done | run.missing) if run else [],
             "not_implemented": [todo.function for todo in run.sorted_todos()] if run else [],
             "points": kata.points if status == "passed" else 0,
             "max_points": 0 if status == "given" else kata.points,
             "modified_tests": modified.get(kata.id, []),
             "metrics": [{"name": m.name, "value": m.value, "unit": m.unit}
                         for m in (run.metrics() if run else [])],
-            "test_files_sha256": test_file_hashes(curriculum, kata),
+            "files_sha256": folder_hashes(curriculum, kata),
         })
     return {
         "format": FORMAT,

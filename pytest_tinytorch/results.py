@@ -24,11 +24,15 @@ class KataRun:
     failed: set[str] = field(default_factory=set)
     todos: dict[str, Todo] = field(default_factory=dict)
     todo_tests: set[str] = field(default_factory=set)  # failed only by reaching a stub
+    not_done: set[str] = field(default_factory=set)  # skipped, xfailed or xpassed: not done
     collection_errors: int = 0
+    expected: frozenset[str] | None = None  # the tests a release recorded for this kata
     _metrics: list[tuple[tuple, int, Metric]] = field(default_factory=list)
 
     def add(self, report: pytest.TestReport) -> None:
-        if report.failed:
+        if report.skipped or hasattr(report, "wasxfail"):
+            self.not_done.add(report.nodeid)
+        elif report.failed:
             self.failed.add(report.nodeid)
             todo = todo_of(report)
             if todo is not None:
@@ -53,9 +57,18 @@ class KataRun:
         return len(self.failed - self.todo_tests)
 
     @property
+    def missing(self) -> frozenset[str]:
+        """Tests the release recorded that did not pass (never ran, or ran and failed)."""
+        return frozenset() if self.expected is None else self.expected - (self.passed - self.failed)
+
+    @property
     def ok(self) -> bool:
-        """Every collected test passed (the caller checks the kata was collected whole)."""
-        return not self.failed and not self.collection_errors and bool(self.passed)
+        """Every test passed: none failed or was skipped, and none the release recorded is missing.
+
+        Outside a release the caller also checks that the kata was collected whole.
+        """
+        return (not self.failed and not self.not_done and not self.collection_errors
+                and bool(self.passed) and not self.missing)
 
     def metrics(self) -> list[Metric]:
         return [metric for _, _, metric in sorted(self._metrics, key=lambda m: (m[0], m[1]))]

@@ -12,7 +12,12 @@ small enough to read in one glance:
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,3 +185,60 @@ def _build(pytester: pytest.Pytester, timeout: float) -> Project:
     stubs.write(load(path))
     result.write("tinytorch/__init__.py", 'WHICH = "student"\n')
     return result
+
+
+GRADING_STEP = re.compile(r"id: kata-(?P<kata>\w+)\n(?:.*\n)*?\s+command: (?P<command>.+)\n"
+                          r"\s+timeout: \d+\n\s+max-score: (?P<points>\d+)")
+
+
+@dataclass
+class Classroom:
+    """A release's grading workflow, run step by step as GitHub Classroom runs it."""
+
+    folder: Path
+
+    @property
+    def workflow(self) -> str:
+        from pytest_tinytorch import release
+
+        return (self.folder / release.WORKFLOW).read_text(encoding="utf-8")
+
+    def check_course_files(self) -> subprocess.CompletedProcess:
+        """The step that runs before anything is installed, in bash as on the runner."""
+        from pytest_tinytorch import release
+
+        step = self.workflow.split(f"- name: {release.CHECK_STEP}\n      run: |\n", 1)[1]
+        script = textwrap.dedent(step.split("\n    - name:", 1)[0])
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        return subprocess.run(["bash", "-e", "-c", script], cwd=self.folder, capture_output=True,
+                              text=True, check=False, env={**os.environ, "PATH": path}, timeout=120)
+
+    def steps(self) -> list[tuple[str, list[str], int]]:
+        """(kata id, command, points) of each grading step."""
+        found = [(m["kata"], m["command"].split(), int(m["points"]))
+                 for m in GRADING_STEP.finditer(self.workflow)]
+        assert found and all(command[0] == "python" for _, command, _ in found)
+        return found
+
+    def grade(self, katas: tuple[str, ...] | None = None) -> tuple[int, int, list[str]]:
+        """(score, maximum, failures). A failed course-file check stops the job: no points."""
+        steps = [step for step in self.steps() if katas is None or step[0] in katas]
+        maximum = sum(points for _, _, points in steps)
+        check = self.check_course_files()
+        if check.returncode != 0:
+            return 0, maximum, [f"course files:\n{check.stdout}{check.stderr}"]
+        score, failures = 0, []
+        for _, command, points in steps:
+            completed = subprocess.run([sys.executable, *command[1:]], cwd=self.folder, check=False,
+                                       capture_output=True, text=True, timeout=900)
+            if completed.returncode == 0:
+                score += points
+            else:
+                failures.append(f"{' '.join(command)}:\n{completed.stdout[-1500:]}")
+        return score, maximum, failures
+
+
+@pytest.fixture
+def classroom() -> type[Classroom]:
+    """The Classroom runner: ``classroom(folder).grade()``."""
+    return Classroom

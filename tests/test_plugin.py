@@ -220,8 +220,8 @@ def test_the_json_report(project):
     assert (alpha["status"], alpha["tests_passed"], alpha["tests_failed"]) == ("passed", 3, 0)
     assert (alpha["points"], beta["points"], report["points"], report["max_points"]) == (10, 0, 10, 60)
     assert alpha["metrics"] == [{"name": "bytes of nothing", "value": 4096.0, "unit": "bytes"}]
-    assert list(alpha["test_files_sha256"]) == ["katas/01_alpha/test_alpha.py"]
-    assert len(alpha["test_files_sha256"]["katas/01_alpha/test_alpha.py"]) == 64
+    assert list(alpha["files_sha256"]) == ["katas/01_alpha/test_alpha.py"]
+    assert len(alpha["files_sha256"]["katas/01_alpha/test_alpha.py"]) == 64
     assert beta["status"] == gamma["status"] == "not run"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -16,34 +15,11 @@ from pytest_tinytorch.__main__ import main
 from pytest_tinytorch.manifest import load
 
 ROOT = Path(__file__).resolve().parents[1]
-STEP = re.compile(r"command: (?P<command>.+)\n\s+timeout: \d+\n\s+max-score: (?P<points>\d+)")
 
 
 def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], check=False,
                           cwd=folder, capture_output=True, text=True, timeout=900)
-
-
-def classroom_score(folder: Path) -> tuple[int, int, list[str]]:
-    """Run every grading step of the release's workflow as Classroom would.
-
-    Returns (score, maximum, the failing steps with the end of their output). Steps run one
-    at a time, as in Classroom, so that the katas' timing bands see a quiet machine.
-    """
-    workflow = (folder / release.WORKFLOW).read_text()
-    steps = [(m["command"], int(m["points"])) for m in STEP.finditer(workflow)]
-    assert steps, "the workflow has no grading steps"
-    score, failures = 0, []
-    for command, points in steps:
-        program, *args = command.split()
-        assert program == "python"
-        completed = subprocess.run([sys.executable, *args], check=False, cwd=folder, capture_output=True,
-                                   text=True, timeout=900)
-        if completed.returncode == 0:
-            score += points
-        else:
-            failures.append(f"{command}:\n{completed.stdout[-1500:]}")
-    return score, sum(points for _, points in steps), failures
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +54,13 @@ def test_the_student_readme_is_the_learner_guide_without_maintainer_notes(studen
     assert "For maintainers" not in readme and "For instructors" not in readme
 
 
-def test_classroom_grades_unsolved_at_zero_and_solved_at_full_points(student_release, tmp_path):
-    score, maximum, _ = classroom_score(student_release)
+def test_classroom_grades_unsolved_at_zero_and_solved_at_full_points(student_release, tmp_path, classroom):
+    score, maximum, _ = classroom(student_release).grade()
     assert score == 0
     solved = tmp_path / "solved"
     shutil.copytree(student_release, solved)
     shutil.copytree(ROOT / "reference" / "tinytorch", solved / "tinytorch", dirs_exist_ok=True)
-    score, maximum, failures = classroom_score(solved)
+    score, maximum, failures = classroom(solved).grade()
     assert not failures, "\n\n".join(failures)
     assert score == maximum == sum(kata.points for kata in load(ROOT).katas)
     completed = pytest_in(solved, "--no-gate", "-n", "2", "--tinytorch-report", "report.json")
