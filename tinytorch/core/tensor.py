@@ -4,14 +4,37 @@ A ``Tensor`` wraps a NumPy array (``.data``) and gives it the operations a neura
 needs. Everything later in TinyTorch (layers, losses, optimizers, attention) is written
 with these operations, so this file is the foundation of the whole framework.
 
-Dtype rules (the same as PyTorch's):
+Dtypes at construction:
 
 - Python numbers and lists: floats become float32 (the deep-learning default, half the
   bytes of float64), ints become int64, bools stay bool.
-- NumPy arrays and Tensors keep their dtype, so ``Tensor(np.zeros(3))`` is float64. Pass
-  ``dtype=`` to choose.
-- In arithmetic, mixing integers and floats gives the float's dtype, and Python scalars
-  adapt to the tensor (``float32_tensor * 2.5`` stays float32).
+- NumPy arrays, NumPy scalars and Tensors keep their dtype, so ``Tensor(np.zeros(3))`` is
+  float64. Pass ``dtype=`` to choose.
+- A value that does not fit the integer dtype it is converted to is an error naming the
+  value and the dtype, never a silent wrap-around: ``Tensor([2**63])`` and
+  ``Tensor(np.array([300]), dtype=np.int8)`` raise ``OverflowError`` (so does infinity),
+  NaN converted to an integer dtype raises ``ValueError``.
+
+Dtypes in arithmetic, comparisons and matmul are PyTorch's, computed by
+:func:`result_dtype` and not left to NumPy (whose rules changed between NumPy 1 and 2, so
+the same code gave float32 on one and float64 on the other):
+
+1. Categories rank bool < integer < float, and the result is in the highest category of
+   the operands: ``int64 tensor * 2.5`` is float, ``int64 tensor + float64 tensor`` is
+   float64, ``int64 @ float32`` is float32 (NumPy would say float64).
+2. Within that category, dimensioned tensors (at least one axis) decide before 0-d
+   tensors, and 0-d tensors before scalars (Python numbers and NumPy scalars alike):
+   ``float32 tensor * np.float64(2.5)`` and ``float32 tensor + Tensor(np.float64(1))``
+   (0-d) both stay float32; ``int8 tensor + 1`` stays int8.
+3. Operands of the same standing are promoted together: ``float16 + float32`` is float32,
+   ``uint8 + int8`` is int16.
+4. Scalars alone give the default of their category: ``int64 tensor * 2.5`` is float32.
+5. True division always gives a float: ``int64 tensor / 2`` is float32 (the default).
+
+A scalar that does not fit the result (``int8 tensor + 300``) is an ``OverflowError``.
+NumPy arrays and lists in an operation count as tensors (``np.ones(2) + t`` is a Tensor,
+float64 + float32 giving float64), and NumPy arrays defer to the Tensor on either side of
+an operator: NumPy's own result would be an array of Tensors.
 
 The gradient features (``requires_grad``, ``grad``, ``backward``) exist from day one but are
 dormant: they do nothing until kata 05 (Autograd) wakes them with ``enable_autograd()``.
@@ -20,6 +43,7 @@ Code you write now keeps working unchanged after that.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,12 +51,18 @@ import numpy as np
 
 SUPPORTED_DTYPES = tuple(np.dtype(name) for name in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
+DEFAULT_FLOAT = np.dtype(np.float32)
+# Python and NumPy numbers: in arithmetic they adapt to the tensor (rule 2 of the module).
+SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 class Tensor:
     """An n-dimensional array of numbers, backed by NumPy."""
 
     __hash__ = object.__hash__  # comparisons return Tensors, yet tensors stay usable as dict keys
+    # NumPy arrays defer to the Tensor: ``array + tensor`` calls ``tensor.__radd__(array)``
+    # instead of adding the tensor to each element of the array, one by one.
+    __array_ufunc__ = None
     data: np.ndarray  # the values, set by __init__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
@@ -40,6 +70,8 @@ class Tensor:
 
         Raises ``ValueError`` for ragged lists and ``TypeError`` for data that is not
         numeric or a dtype TinyTorch does not support; the message says what was wrong.
+        Converting to an integer dtype checks the values first (:func:`convert`), and so
+        does a Python int too large for int64.
         """
         # Dormant until kata 05: autograd records in grad_fn the operation that made this
         # tensor, and backward() fills .grad of every tensor that requires it.
@@ -127,6 +159,9 @@ class Tensor:
         raise NotImplementedError("Tensor.__neg__: not implemented yet (kata 01 Tensor)")
 
     def __pow__(self, exponent: Any) -> Tensor:
+        """Element-wise power. An integer tensor to a negative integer power is a
+        ``ValueError`` naming the exponent (``2 ** -1`` is not an integer): make one of them
+        a float."""
         raise NotImplementedError("Tensor.__pow__: not implemented yet (kata 01 Tensor)")
 
     def exp(self) -> Tensor:
@@ -142,16 +177,25 @@ class Tensor:
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product, batched over leading dimensions: (..., n, k) @ (..., k, m).
 
-        The inner dimensions must agree; the error names both shapes.
+        The inner dimensions must agree, and the batch dimensions (all but the last two)
+        must broadcast; each error names both shapes. The dtype follows
+        :func:`result_dtype` (``int64 @ float32`` is float32).
         """
         raise NotImplementedError("Tensor.matmul: not implemented yet (kata 01 Tensor)")
 
     def __matmul__(self, other: Tensor) -> Tensor:
         return self.matmul(other)
 
+    def __rmatmul__(self, other: Any) -> Tensor:
+        """``array @ tensor``: the array becomes a Tensor on the left."""
+        return Tensor(other).matmul(self)
+
     # -- reductions ---------------------------------------------------------------------
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis``: None (everything), an int or a tuple of ints, negative ones
+        counting from the end. An axis the tensor does not have is a ``ValueError`` naming
+        it and the shape (see :func:`_require_axes`); ``mean`` and ``max`` check the same."""
         raise NotImplementedError("Tensor.sum: not implemented yet (kata 01 Tensor)")
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -163,20 +207,36 @@ class Tensor:
     # -- shape --------------------------------------------------------------------------
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        """Same elements, new shape; one dimension may be -1 (inferred)."""
+        """Same elements, new shape; one dimension may be -1 (inferred).
+
+        ``reshape(2, 3)`` and ``reshape((2, 3))`` are the same. A dimension that is not an
+        integer is a ``TypeError``; one below -1, or a second -1, a ``ValueError``; each
+        names the shape asked for.
+        """
         raise NotImplementedError("Tensor.reshape: not implemented yet (kata 01 Tensor)")
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two dimensions; by default the last two (the matrix transpose)."""
+        """Swap two dimensions; by default the last two (the matrix transpose).
+
+        Both must be axes of the tensor (checked as in ``sum``)."""
         raise NotImplementedError("Tensor.transpose: not implemented yet (kata 01 Tensor)")
 
     def __getitem__(self, index: Any) -> Tensor:
-        """Indexing and slicing as in NumPy; an index may itself be a Tensor."""
+        """Indexing and slicing as in NumPy, Tensors allowed wherever NumPy takes an array.
+
+        ``t[rows]`` with a Tensor of indices, ``t[mask]`` with a bool Tensor,
+        ``t[rows, cols]`` with a tuple of Tensors (element ``(rows[i], cols[i])`` for each
+        ``i``), mixed with ints and slices (``t[rows, 1:]``). A Tensor inside an index
+        must hold integers or booleans: any other dtype is an ``IndexError`` naming it.
+        """
         raise NotImplementedError("Tensor.__getitem__: not implemented yet (kata 01 Tensor)")
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        """Element-wise ``==``, a bool Tensor. Compared with something that is not numeric
+        data (None, a string), return ``NotImplemented``: Python then falls back to
+        identity, so ``t == None`` is False and ``t != None`` is True, as in PyTorch."""
         raise NotImplementedError("Tensor.__eq__: not implemented yet (kata 01 Tensor)")
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
@@ -204,11 +264,69 @@ class Tensor:
         """
 
 
-def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, Any]:
-    """The raw values of ``tensor <symbol> other``: checked, and with matching dtypes.
+def result_dtype(*operands: np.ndarray | bool | int | float) -> np.dtype:
+    """The dtype of an operation on ``operands``, by PyTorch's rules (see the module).
 
-    Mixing integers and floats gives the float's dtype, as in PyTorch (NumPy alone would
-    turn float32 + int64 into float64). Python scalars stay Python scalars, so NumPy adapts
-    them to the tensor (a float32 tensor times 2.5 stays float32).
+    Each operand is a tensor's array or a scalar (a Python number or a NumPy scalar such
+    as ``np.float64(2.5)``). Give each one a *category* (0 bool, 1 integer: signed or
+    unsigned, 2 float) and a *standing* (2 an array with at least one axis, 1 a 0-d array,
+    0 a scalar). A scalar's dtype is its category's default: bool, int64 or float32.
+
+    Keep the operands with the highest category, and among them those with the highest
+    standing; the result is their dtypes promoted together (``np.promote_types``, which
+    within one category agrees with PyTorch: int8 and uint8 give int16, float16 and
+    float32 give float32). So ``int64`` with ``float32`` arrays gives float32, a float32
+    array with a float64 scalar or 0-d array gives float32, an int64 array with ``2.5``
+    gives float32, and an int64 array with a 0-d float64 array gives float64.
+
+    Never NumPy's own ``np.result_type``: it depends on the NumPy version and on values.
+    """
+    raise NotImplementedError("result_dtype: not implemented yet (kata 01 Tensor)")
+
+
+def convert(values: Any, dtype: np.dtype) -> np.ndarray:
+    """``values`` (an array or a number) as an array of ``dtype``, refusing silent damage.
+
+    Converting to an integer dtype first checks every value fits it (see
+    :func:`_require_fits`): NumPy would wrap 300 to 44 in int8 and turn NaN into
+    -9223372036854775808. An array already of ``dtype`` comes back as it is. Floats that
+    overflow a narrower float dtype become inf, as in PyTorch, without a warning.
+    """
+    raise NotImplementedError("convert: not implemented yet (kata 01 Tensor)")
+
+
+def _require_fits(values: Any, dtype: np.dtype) -> None:
+    """Raise unless every value of ``values`` (an array or a number) fits the integer
+    ``dtype``: ``ValueError`` for NaN, ``OverflowError`` for infinity or a value outside
+    ``np.iinfo(dtype)``, each naming the value and the dtype. Floats count by their
+    integer part (3.7 fits int8: the conversion truncates it to 3).
+
+    Compare Python ints (``int(value)``), which are exact at any size: a comparison of
+    NumPy values may go through float64, where 2**63 equals 2**63 - 1.
+    """
+    raise NotImplementedError("_require_fits: not implemented yet (kata 01 Tensor)")
+
+
+def _require_axes(axes: Any, shape: tuple[int, ...], who: str) -> None:
+    """Check the ``axis`` argument of ``who`` (sum, mean, max, transpose) for ``shape``.
+
+    None means every axis; otherwise an int or a tuple of ints, each in
+    ``[-ndim, ndim)``. A non-integer is a ``TypeError``, an axis out of range a
+    ``ValueError``; both name ``who``, the axis and the shape (NumPy's own message names
+    neither the operation nor the shape).
+    """
+    raise NotImplementedError("_require_axes: not implemented yet (kata 01 Tensor)")
+
+
+def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+    """The raw values of ``tensor <symbol> other``: checked, and converted to one dtype.
+
+    ``other`` may be a Tensor, a scalar (``SCALAR_TYPES``: Python and NumPy numbers) or
+    anything ``Tensor()`` accepts (a list, an array). Arrays must broadcast (the error
+    names both shapes and the operator). Both come back as arrays of
+    :func:`result_dtype`, or of ``DEFAULT_FLOAT`` for ``"/"`` when that is not a float
+    (true division of integers gives floats), converted with :func:`convert`, so a scalar
+    that does not fit (``int8 tensor + 300``) is an ``OverflowError``. With both of one
+    dtype, NumPy's result is that dtype on every NumPy version.
     """
     raise NotImplementedError("_operands: not implemented yet (kata 01 Tensor)")

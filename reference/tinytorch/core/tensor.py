@@ -4,14 +4,37 @@ A ``Tensor`` wraps a NumPy array (``.data``) and gives it the operations a neura
 needs. Everything later in TinyTorch (layers, losses, optimizers, attention) is written
 with these operations, so this file is the foundation of the whole framework.
 
-Dtype rules (the same as PyTorch's):
+Dtypes at construction:
 
 - Python numbers and lists: floats become float32 (the deep-learning default, half the
   bytes of float64), ints become int64, bools stay bool.
-- NumPy arrays and Tensors keep their dtype, so ``Tensor(np.zeros(3))`` is float64. Pass
-  ``dtype=`` to choose.
-- In arithmetic, mixing integers and floats gives the float's dtype, and Python scalars
-  adapt to the tensor (``float32_tensor * 2.5`` stays float32).
+- NumPy arrays, NumPy scalars and Tensors keep their dtype, so ``Tensor(np.zeros(3))`` is
+  float64. Pass ``dtype=`` to choose.
+- A value that does not fit the integer dtype it is converted to is an error naming the
+  value and the dtype, never a silent wrap-around: ``Tensor([2**63])`` and
+  ``Tensor(np.array([300]), dtype=np.int8)`` raise ``OverflowError`` (so does infinity),
+  NaN converted to an integer dtype raises ``ValueError``.
+
+Dtypes in arithmetic, comparisons and matmul are PyTorch's, computed by
+:func:`result_dtype` and not left to NumPy (whose rules changed between NumPy 1 and 2, so
+the same code gave float32 on one and float64 on the other):
+
+1. Categories rank bool < integer < float, and the result is in the highest category of
+   the operands: ``int64 tensor * 2.5`` is float, ``int64 tensor + float64 tensor`` is
+   float64, ``int64 @ float32`` is float32 (NumPy would say float64).
+2. Within that category, dimensioned tensors (at least one axis) decide before 0-d
+   tensors, and 0-d tensors before scalars (Python numbers and NumPy scalars alike):
+   ``float32 tensor * np.float64(2.5)`` and ``float32 tensor + Tensor(np.float64(1))``
+   (0-d) both stay float32; ``int8 tensor + 1`` stays int8.
+3. Operands of the same standing are promoted together: ``float16 + float32`` is float32,
+   ``uint8 + int8`` is int16.
+4. Scalars alone give the default of their category: ``int64 tensor * 2.5`` is float32.
+5. True division always gives a float: ``int64 tensor / 2`` is float32 (the default).
+
+A scalar that does not fit the result (``int8 tensor + 300``) is an ``OverflowError``.
+NumPy arrays and lists in an operation count as tensors (``np.ones(2) + t`` is a Tensor,
+float64 + float32 giving float64), and NumPy arrays defer to the Tensor on either side of
+an operator: NumPy's own result would be an array of Tensors.
 
 The gradient features (``requires_grad``, ``grad``, ``backward``) exist from day one but are
 dormant: they do nothing until kata 05 (Autograd) wakes them with ``enable_autograd()``.
@@ -20,6 +43,7 @@ Code you write now keeps working unchanged after that.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,12 +51,18 @@ import numpy as np
 
 SUPPORTED_DTYPES = tuple(np.dtype(name) for name in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
+DEFAULT_FLOAT = np.dtype(np.float32)
+# Python and NumPy numbers: in arithmetic they adapt to the tensor (rule 2 of the module).
+SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 class Tensor:
     """An n-dimensional array of numbers, backed by NumPy."""
 
     __hash__ = object.__hash__  # comparisons return Tensors, yet tensors stay usable as dict keys
+    # NumPy arrays defer to the Tensor: ``array + tensor`` calls ``tensor.__radd__(array)``
+    # instead of adding the tensor to each element of the array, one by one.
+    __array_ufunc__ = None
     data: np.ndarray  # the values, set by __init__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
@@ -40,6 +70,8 @@ class Tensor:
 
         Raises ``ValueError`` for ragged lists and ``TypeError`` for data that is not
         numeric or a dtype TinyTorch does not support; the message says what was wrong.
+        Converting to an integer dtype checks the values first (:func:`convert`), and so
+        does a Python int too large for int64.
         """
         # Dormant until kata 05: autograd records in grad_fn the operation that made this
         # tensor, and backward() fills .grad of every tensor that requires it.
@@ -59,6 +91,11 @@ class Tensor:
             raise ValueError(
                 f"ragged data: nested lists must have the same length at every level, "
                 f"got {data!r}") from None
+        if array.dtype == object:
+            # NumPy keeps Python ints beyond 64 bits as objects: say so, not "not a number"
+            for value in array.flat:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    _require_fits(value, np.dtype(np.int64))
         if array.dtype == object or array.dtype.kind in "USVOMm":
             raise TypeError(f"Tensor data must be numbers or booleans, got {type(data).__name__} "
                             f"holding {array.dtype} values: {data!r}")
@@ -68,15 +105,15 @@ class Tensor:
             except TypeError:
                 raise TypeError(f"{dtype!r} is not a dtype") from None
         elif from_python and array.dtype.kind == "f":
-            wanted = np.dtype(np.float32)
+            wanted = DEFAULT_FLOAT
         elif from_python and array.dtype.kind in "iu":
-            wanted = np.dtype(np.int64)
+            wanted = np.dtype(np.int64)  # uint64 too: NumPy's type for ints from 2**63 on
         else:
             wanted = array.dtype
         if wanted not in SUPPORTED_DTYPES:
             names = ", ".join(str(d) for d in SUPPORTED_DTYPES)
             raise TypeError(f"dtype {wanted} is not supported; a Tensor holds one of: {names}")
-        self.data = np.asarray(array, dtype=wanted)
+        self.data = convert(array, wanted)
         # END SOLUTION
 
     # -- what a tensor is ---------------------------------------------------------------
@@ -202,8 +239,14 @@ class Tensor:
         # END SOLUTION
 
     def __pow__(self, exponent: Any) -> Tensor:
+        """Element-wise power. An integer tensor to a negative integer power is a
+        ``ValueError`` naming the exponent (``2 ** -1`` is not an integer): make one of them
+        a float."""
         # BEGIN SOLUTION
         x, y = _operands(self, exponent, "**")
+        if x.dtype.kind in "iu" and (y < 0).any():
+            raise ValueError(f"an integer tensor ({self.dtype}) to a negative power is not an "
+                             f"integer: exponent {exponent!r}; make the base or the exponent a float")
         return Tensor(x ** y)
         # END SOLUTION
 
@@ -225,10 +268,12 @@ class Tensor:
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product, batched over leading dimensions: (..., n, k) @ (..., k, m).
 
-        The inner dimensions must agree; the error names both shapes.
+        The inner dimensions must agree, and the batch dimensions (all but the last two)
+        must broadcast; each error names both shapes. The dtype follows
+        :func:`result_dtype` (``int64 @ float32`` is float32).
         """
         # BEGIN SOLUTION
-        other_data = other.data if isinstance(other, Tensor) else np.asarray(other)
+        other_data = other.data if isinstance(other, Tensor) else Tensor(other).data
         if self.data.ndim == 0 or other_data.ndim == 0:
             raise ValueError(f"matmul needs tensors with at least 1 dimension, got shapes "
                              f"{self.shape} and {other_data.shape}")
@@ -237,36 +282,64 @@ class Tensor:
         if inner_left != inner_right:
             raise ValueError(f"matmul shape mismatch: {self.shape} @ {other_data.shape}: the inner "
                              f"dimensions {inner_left} and {inner_right} must be equal")
-        return Tensor(np.matmul(self.data, other_data))
+        try:
+            np.broadcast_shapes(self.shape[:-2], other_data.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul batch mismatch: {self.shape} @ {other_data.shape}: the batch "
+                             f"dimensions {self.shape[:-2]} and {other_data.shape[:-2]} cannot be "
+                             f"broadcast together") from None
+        dtype = result_dtype(self.data, other_data)
+        return Tensor(np.matmul(convert(self.data, dtype), convert(other_data, dtype)))
         # END SOLUTION
 
     def __matmul__(self, other: Tensor) -> Tensor:
         return self.matmul(other)
 
+    def __rmatmul__(self, other: Any) -> Tensor:
+        """``array @ tensor``: the array becomes a Tensor on the left."""
+        return Tensor(other).matmul(self)
+
     # -- reductions ---------------------------------------------------------------------
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis``: None (everything), an int or a tuple of ints, negative ones
+        counting from the end. An axis the tensor does not have is a ``ValueError`` naming
+        it and the shape (see :func:`_require_axes`); ``mean`` and ``max`` check the same."""
         # BEGIN SOLUTION
+        _require_axes(axis, self.shape, "sum")
         return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
         # END SOLUTION
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         # BEGIN SOLUTION
+        _require_axes(axis, self.shape, "mean")
         return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
         # END SOLUTION
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         # BEGIN SOLUTION
+        _require_axes(axis, self.shape, "max")
         return Tensor(self.data.max(axis=axis, keepdims=keepdims))
         # END SOLUTION
 
     # -- shape --------------------------------------------------------------------------
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        """Same elements, new shape; one dimension may be -1 (inferred)."""
+        """Same elements, new shape; one dimension may be -1 (inferred).
+
+        ``reshape(2, 3)`` and ``reshape((2, 3))`` are the same. A dimension that is not an
+        integer is a ``TypeError``; one below -1, or a second -1, a ``ValueError``; each
+        names the shape asked for.
+        """
         # BEGIN SOLUTION
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        for size in shape:
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+                raise TypeError(f"reshape: dimensions must be integers, got {size!r} in {shape}")
+            if size < -1:
+                raise ValueError(f"reshape: a dimension must be >= 0, or -1 to infer it, got "
+                                 f"{size} in {shape}")
         known = math.prod(d for d in shape if d != -1)
         fits = (self.size == known) if -1 not in shape else (known > 0 and self.size % known == 0)
         if not fits or list(shape).count(-1) > 1:
@@ -276,34 +349,57 @@ class Tensor:
         # END SOLUTION
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two dimensions; by default the last two (the matrix transpose)."""
+        """Swap two dimensions; by default the last two (the matrix transpose).
+
+        Both must be axes of the tensor (checked as in ``sum``)."""
         # BEGIN SOLUTION
         if self.ndim < 2:
             raise ValueError(f"transpose needs at least 2 dimensions, got shape {self.shape}")
+        _require_axes((dim0, dim1), self.shape, "transpose")
         return Tensor(np.swapaxes(self.data, dim0, dim1))
         # END SOLUTION
 
     def __getitem__(self, index: Any) -> Tensor:
-        """Indexing and slicing as in NumPy; an index may itself be a Tensor."""
+        """Indexing and slicing as in NumPy, Tensors allowed wherever NumPy takes an array.
+
+        ``t[rows]`` with a Tensor of indices, ``t[mask]`` with a bool Tensor,
+        ``t[rows, cols]`` with a tuple of Tensors (element ``(rows[i], cols[i])`` for each
+        ``i``), mixed with ints and slices (``t[rows, 1:]``). A Tensor inside an index
+        must hold integers or booleans: any other dtype is an ``IndexError`` naming it.
+        """
         # BEGIN SOLUTION
-        if isinstance(index, Tensor):
-            index = index.data
-        elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return Tensor(self.data[index])
+        parts = index if isinstance(index, tuple) else (index,)
+        arrays = []
+        for part in parts:
+            if isinstance(part, Tensor):
+                if part.dtype.kind not in "iub":
+                    raise IndexError(f"a Tensor used as an index must hold integers or booleans, "
+                                     f"got {part.dtype}: {part!r}")
+                part = part.data
+            arrays.append(part)
+        return Tensor(self.data[tuple(arrays) if isinstance(index, tuple) else arrays[0]])
         # END SOLUTION
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        """Element-wise ``==``, a bool Tensor. Compared with something that is not numeric
+        data (None, a string), return ``NotImplemented``: Python then falls back to
+        identity, so ``t == None`` is False and ``t != None`` is True, as in PyTorch."""
         # BEGIN SOLUTION
-        x, y = _operands(self, other, "==")
+        try:
+            x, y = _operands(self, other, "==")
+        except TypeError:
+            return NotImplemented
         return Tensor(x == y)
         # END SOLUTION
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         # BEGIN SOLUTION
-        x, y = _operands(self, other, "!=")
+        try:
+            x, y = _operands(self, other, "!=")
+        except TypeError:
+            return NotImplemented
         return Tensor(x != y)
         # END SOLUTION
 
@@ -341,28 +437,134 @@ class Tensor:
         """
 
 
-def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, Any]:
-    """The raw values of ``tensor <symbol> other``: checked, and with matching dtypes.
+def result_dtype(*operands: np.ndarray | bool | int | float) -> np.dtype:
+    """The dtype of an operation on ``operands``, by PyTorch's rules (see the module).
 
-    Mixing integers and floats gives the float's dtype, as in PyTorch (NumPy alone would
-    turn float32 + int64 into float64). Python scalars stay Python scalars, so NumPy adapts
-    them to the tensor (a float32 tensor times 2.5 stays float32).
+    Each operand is a tensor's array or a scalar (a Python number or a NumPy scalar such
+    as ``np.float64(2.5)``). Give each one a *category* (0 bool, 1 integer: signed or
+    unsigned, 2 float) and a *standing* (2 an array with at least one axis, 1 a 0-d array,
+    0 a scalar). A scalar's dtype is its category's default: bool, int64 or float32.
+
+    Keep the operands with the highest category, and among them those with the highest
+    standing; the result is their dtypes promoted together (``np.promote_types``, which
+    within one category agrees with PyTorch: int8 and uint8 give int16, float16 and
+    float32 give float32). So ``int64`` with ``float32`` arrays gives float32, a float32
+    array with a float64 scalar or 0-d array gives float32, an int64 array with ``2.5``
+    gives float32, and an int64 array with a 0-d float64 array gives float64.
+
+    Never NumPy's own ``np.result_type``: it depends on the NumPy version and on values.
+    """
+    # BEGIN SOLUTION
+    ranked = []
+    for operand in operands:
+        if isinstance(operand, np.ndarray):
+            dtype = operand.dtype
+            standing = 2 if operand.ndim else 1
+        else:
+            dtype = np.dtype(bool if isinstance(operand, (bool, np.bool_)) else
+                             np.int64 if isinstance(operand, (int, np.integer)) else DEFAULT_FLOAT)
+            standing = 0
+        category = 2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0
+        ranked.append((category, standing, dtype))
+    best = max(rank[:2] for rank in ranked)
+    return functools.reduce(np.promote_types, [dtype for *rank, dtype in ranked if tuple(rank) == best])
+    # END SOLUTION
+
+
+def convert(values: Any, dtype: np.dtype) -> np.ndarray:
+    """``values`` (an array or a number) as an array of ``dtype``, refusing silent damage.
+
+    Converting to an integer dtype first checks every value fits it (see
+    :func:`_require_fits`): NumPy would wrap 300 to 44 in int8 and turn NaN into
+    -9223372036854775808. An array already of ``dtype`` comes back as it is. Floats that
+    overflow a narrower float dtype become inf, as in PyTorch, without a warning.
+    """
+    # BEGIN SOLUTION
+    if isinstance(values, np.ndarray) and values.dtype == dtype:
+        return values
+    if dtype.kind in "iu":
+        _require_fits(values, dtype)
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=dtype)
+    # END SOLUTION
+
+
+def _require_fits(values: Any, dtype: np.dtype) -> None:
+    """Raise unless every value of ``values`` (an array or a number) fits the integer
+    ``dtype``: ``ValueError`` for NaN, ``OverflowError`` for infinity or a value outside
+    ``np.iinfo(dtype)``, each naming the value and the dtype. Floats count by their
+    integer part (3.7 fits int8: the conversion truncates it to 3).
+
+    Compare Python ints (``int(value)``), which are exact at any size: a comparison of
+    NumPy values may go through float64, where 2**63 equals 2**63 - 1.
+    """
+    # BEGIN SOLUTION
+    array = np.asarray(values) if not isinstance(values, int) else None
+    if array is not None:
+        if array.size == 0:
+            return
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = array[~np.isfinite(array)].flat[0]
+            error = ValueError if np.isnan(bad) else OverflowError
+            raise error(f"cannot convert {bad} to {dtype}: it has no integer value")
+        extremes = [array.min(), array.max()]
+    else:
+        extremes = [values]
+    info = np.iinfo(dtype)
+    for value in extremes:
+        if not info.min <= int(value) <= info.max:
+            raise OverflowError(f"{value} does not fit in {dtype} (range {info.min} to {info.max})")
+    # END SOLUTION
+
+
+def _require_axes(axes: Any, shape: tuple[int, ...], who: str) -> None:
+    """Check the ``axis`` argument of ``who`` (sum, mean, max, transpose) for ``shape``.
+
+    None means every axis; otherwise an int or a tuple of ints, each in
+    ``[-ndim, ndim)``. A non-integer is a ``TypeError``, an axis out of range a
+    ``ValueError``; both name ``who``, the axis and the shape (NumPy's own message names
+    neither the operation nor the shape).
+    """
+    # BEGIN SOLUTION
+    if axes is None:
+        return
+    for axis in axes if isinstance(axes, tuple) else (axes,):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{who}: an axis must be an integer, got {axis!r}")
+        if not -len(shape) <= axis < len(shape):
+            valid = f"axes -{len(shape)} to {len(shape) - 1}" if shape else "no axes"
+            raise ValueError(f"{who}: axis {axis} is out of range for a tensor of shape {shape} "
+                             f"({len(shape)}-D: {valid})")
+    # END SOLUTION
+
+
+def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+    """The raw values of ``tensor <symbol> other``: checked, and converted to one dtype.
+
+    ``other`` may be a Tensor, a scalar (``SCALAR_TYPES``: Python and NumPy numbers) or
+    anything ``Tensor()`` accepts (a list, an array). Arrays must broadcast (the error
+    names both shapes and the operator). Both come back as arrays of
+    :func:`result_dtype`, or of ``DEFAULT_FLOAT`` for ``"/"`` when that is not a float
+    (true division of integers gives floats), converted with :func:`convert`, so a scalar
+    that does not fit (``int8 tensor + 300``) is an ``OverflowError``. With both of one
+    dtype, NumPy's result is that dtype on every NumPy version.
     """
     # BEGIN SOLUTION
     left = tensor.data
-    if isinstance(other, (bool, int, float)):
-        if isinstance(other, float) and left.dtype.kind in "iub":
-            left = left.astype(np.float32)
-        return left, other
-    right = other.data if isinstance(other, Tensor) else Tensor(other).data
-    try:
-        np.broadcast_shapes(left.shape, right.shape)
-    except ValueError:
-        raise ValueError(f"shapes {tensor.shape} and {right.shape} cannot be broadcast together "
-                         f"for '{symbol}': trailing dimensions must be equal or 1") from None
-    if left.dtype.kind == "f" and right.dtype.kind in "iub":
-        right = right.astype(left.dtype)
-    elif right.dtype.kind == "f" and left.dtype.kind in "iub":
-        left = left.astype(right.dtype)
-    return left, right
+    if isinstance(other, Tensor):
+        right = other.data
+    elif isinstance(other, SCALAR_TYPES):
+        right = other
+    else:
+        right = Tensor(other).data
+    if isinstance(right, np.ndarray):
+        try:
+            np.broadcast_shapes(left.shape, right.shape)
+        except ValueError:
+            raise ValueError(f"shapes {tensor.shape} and {right.shape} cannot be broadcast together "
+                             f"for '{symbol}': trailing dimensions must be equal or 1") from None
+    dtype = result_dtype(left, right)
+    if symbol == "/" and dtype.kind != "f":
+        dtype = DEFAULT_FLOAT
+    return convert(left, dtype), convert(right, dtype)
     # END SOLUTION
