@@ -240,3 +240,33 @@ def test_xdist_gives_the_same_report_and_progress_as_a_serial_run(make_project):
     assert serial == parallel
     assert serial_passed == parallel_passed == ["01"]
     assert serial_tables == parallel_tables == 1
+
+
+def test_a_skipped_test_leaves_the_kata_not_done(project):
+    project.solve("alpha.py")
+    project.write("katas/01_alpha/test_alpha_later.py", "import pytest\n\n"
+                  "def test_later():\n    pytest.skip('later')\n")
+    result = project.run("--kata", "01")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*1 test(s) skipped or xfailed, which counts as not done*"])
+    assert not (project.path / ".tinytorch-progress.json").exists()
+
+
+@pytest.mark.parametrize("target", [".", "README.md/report.json"], ids=["a folder", "under a file"])
+def test_a_report_path_that_cannot_be_written_is_a_usage_error(project, target):
+    result = project.run("--kata", "01", "--tinytorch-report", target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--tinytorch-report {target}: *"])
+    assert "collected" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("folder", ["tinytorch", "reference/tinytorch"])
+def test_next_from_a_sub_folder_runs_the_current_kata(project, monkeypatch, folder):
+    monkeypatch.chdir(project.path / folder)
+    result = project.run("--next")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "Not implemented yet:" in out and "Every kata has passed" not in out
+    project.solve("alpha.py")
+    assert project.run("--kata", "01").ret == pytest.ExitCode.OK
+    assert "01" in project.progress["passed"]
