@@ -104,6 +104,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
             last = " (the last one)" if number == len(current.hints) else ""
             print(f"Kata {current.label}, hint {number} of {len(current.hints)}{last}:\n{text}")
             progress.save()
+    for warning in progress.warnings:
+        print(f"tinytorch: {warning}")
     return 0
 
 
@@ -309,6 +311,8 @@ class KataEngine:
         if self.is_worker:
             return
         self._summary(terminalreporter)
+        for warning in self.progress.warnings if self.progress else ():
+            terminalreporter.line(f"tinytorch: {warning}", yellow=True)
 
     def _summary(self, terminal) -> None:
         ran = [k for k in self.curriculum.katas if k.id in self.runs]
@@ -361,8 +365,7 @@ class KataEngine:
         if run.collection_errors:
             terminal.line(f"{run.collection_errors} test file(s) could not be imported: "
                           f"see the errors above.")
-        shown = self.progress.hints.get(kata.id, 1) if self.progress else 1
-        shown = min(shown, len(kata.hints))
+        shown = self.progress.hints_shown(kata) if self.progress else 1
         terminal.line(f"Hint {shown} of {len(kata.hints)}: {kata.hints[shown - 1]}")
         if shown < len(kata.hints):
             terminal.line("(`pytest --hint` reveals the next one.)")
