@@ -13,12 +13,14 @@ Flow of a run:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from . import display, implementation, integrity, measure, report, selection, tracks
+from . import display, implementation, measure, report, selection, tracks
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
+from .integrity import ReleaseRecord
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
 from .outcomes import find_todo, is_timeout, timeout_text, todo_of
 from .progress import Progress, Status, fingerprint, statuses
@@ -113,7 +115,44 @@ def pytest_configure(config: pytest.Config) -> None:
     curriculum = _curriculum(config)
     if curriculum is None:
         return
+    if not hasattr(config, "workerinput"):
+        _check_report_path(config)
+        _collect_katas_from_any_folder(config, curriculum)
     config.pluginmanager.register(KataEngine(config, curriculum), "tinytorch-engine")
+
+
+def _check_report_path(config: pytest.Config) -> None:
+    """``--tinytorch-report`` must name a file that can be written: checked before any test runs."""
+    option = config.option.tinytorch_report
+    if not option:
+        return
+    path = config.invocation_params.dir / option
+    problem = None
+    if path.is_dir():
+        problem = "is a folder; name a file, such as report.json"
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            problem = f"its folder cannot be created ({error.strerror or error})"
+        else:
+            if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+                problem = "cannot be written"
+    if problem:
+        raise pytest.UsageError(f"--tinytorch-report {option}: {problem}")
+
+
+def _collect_katas_from_any_folder(config: pytest.Config, curriculum: Curriculum) -> None:
+    """``pytest`` with no paths, run from a sub-folder (``tinytorch/``, say), still means the katas.
+
+    pytest applies ``testpaths`` only in the root folder; elsewhere it would collect the
+    folder it was started in and find no kata.
+    """
+    here = config.invocation_params.dir.resolve()
+    root = curriculum.root.resolve()
+    if (config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR and here != root
+            and here.is_relative_to(root) and not here.is_relative_to(curriculum.katas_dir.resolve())):
+        config.args = [str(curriculum.katas_dir)]
 
 
 class KataEngine:
@@ -131,6 +170,7 @@ class KataEngine:
         self.started_stale: set[str] = set()
         self.runs: dict[str, KataRun] = {}
         self.verdicts: dict[str, bool] = {}
+        self.release = ReleaseRecord.load(self.root)
         self.unlocked_now: Kata | None = None
         if self.is_worker:
             chosen = config.workerinput[WORKER_KEY]  # type: ignore[attr-defined]
@@ -234,7 +274,10 @@ class KataEngine:
         kata = self.curriculum.kata_of_path(self.root / nodeid.split("::")[0])
         if kata is None:
             return None
-        return self.runs.setdefault(kata.id, KataRun(kata))
+        if kata.id not in self.runs:
+            expected = self.release.expected_tests(kata) if self.release else None
+            self.runs[kata.id] = KataRun(kata, expected=expected)
+        return self.runs[kata.id]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         run = self._run_of(report.nodeid)
@@ -244,6 +287,11 @@ class KataEngine:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and (run := self._run_of(report.nodeid)) is not None:
             run.collection_errors += 1
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under xdist the controller decides every verdict, so it never imports learner code."""
+        if not self.is_worker and self.config.pluginmanager.has_plugin("dsession"):
+            implementation.forbid_import()
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = []
@@ -263,12 +311,13 @@ class KataEngine:
             return
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         for kata_id, run in self.runs.items():
-            modified = integrity.modified_tests(self.curriculum, run.kata)
+            modified = self.release.modified(self.curriculum, run.kata) if self.release else []
             if modified:
                 self.modified[kata_id] = modified
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
             self.verdicts[kata_id] = (run.ok and kata_id in self.selection.whole
                                       and not interrupted and not modified)
+        if self._a_kata_did_not_pass() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.impl == "student" and not interrupted:
             self._record_progress()
         if self.config.option.tinytorch_report:
@@ -277,6 +326,16 @@ class KataEngine:
                                             self.statuses, self.modified))
         if not self.selection.katas and self.config.option.tinytorch_next:
             session.exitstatus = pytest.ExitCode.OK
+
+    def _a_kata_did_not_pass(self) -> bool:
+        """Whether a kata this run collected whole fell short, though pytest may call it a pass.
+
+        Skipped tests, tests missing from a release's record and a kata that collected
+        nothing all leave pytest's own exit status at 0; a kata's verdict decides instead.
+        """
+        if self.config.option.collectonly:
+            return False
+        return any(not self.verdicts.get(kata_id, False) for kata_id in self.selection.whole)
 
     def _record_progress(self) -> None:
         assert self.progress is not None
@@ -322,7 +381,10 @@ class KataEngine:
             return
         terminal.section("tinytorch", sep="=")
         if not ran and self.config.option.tinytorch_next:
-            terminal.line("Every kata has passed. Well done! `pytest --progress` shows them all.")
+            if self.selection.katas:
+                terminal.line("No kata test ran: run `pytest --next` in the repository's root folder.")
+            else:
+                terminal.line("Every kata has passed. Well done! `pytest --progress` shows them all.")
         for kata in ran:
             self._kata_summary(terminal, self.runs[kata.id])
         if locked:
@@ -352,6 +414,14 @@ class KataEngine:
             terminal.line(f"Kata {kata.label}: the tests that ran passed; run the whole kata "
                           f"(`pytest --kata {kata.id}`) to record it.")
             return
+        if run.not_done:
+            terminal.line(f"Kata {kata.label}: {len(run.not_done)} test(s) skipped or xfailed, which "
+                          f"counts as not done: a kata passes when every one of its tests runs "
+                          f"and passes.", red=True)
+        if run.missing and not run.failed:
+            terminal.line(f"Kata {kata.label}: {len(run.missing)} of the release's "
+                          f"{len(run.expected or ())} tests did not run (for example "
+                          f"{min(run.missing)}).", red=True)
         todos = run.sorted_todos()
         counts = f"{run.tests_passed} passed, {run.tests_failing} failing"
         if todos:
