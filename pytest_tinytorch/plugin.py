@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import display, implementation, measure, report, selection, tracks
+from . import display, implementation, measure, report, selection, tracks, watch
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .integrity import ReleaseRecord
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tinytorch", "TinyTorch katas")
     group.addoption("--next", action="store_true", dest="tinytorch_next",
                     help="run the kata you are working on (and re-check any that went stale)")
+    group.addoption(watch.OPTION, action="store_true", dest="tinytorch_watch",
+                    help="run again every time a file under tinytorch/ or katas/ changes")
     group.addoption("--kata", dest="tinytorch_kata", metavar="ID",
                     help="run one kata: 09, 9, 09_spatial or spatial")
     group.addoption("--no-gate", action="store_true", dest="tinytorch_no_gate",
@@ -80,12 +82,15 @@ def _scope(config: pytest.Config, curriculum: Curriculum, progress: Progress) ->
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """``--progress`` and ``--hint`` answer at once, without running tests."""
-    if not (config.option.tinytorch_progress or config.option.tinytorch_hint):
+    """``--progress`` and ``--hint`` answer at once, without running tests; ``--watch`` loops."""
+    if not (config.option.tinytorch_progress or config.option.tinytorch_hint
+            or config.option.tinytorch_watch):
         return None
     curriculum = _curriculum(config)
     if curriculum is None:
         raise pytest.UsageError(f"no {MANIFEST.as_posix()} under {config.rootpath}")
+    if config.option.tinytorch_watch:
+        return watch.watch(curriculum.root, config.invocation_params.args, config.invocation_params.dir)
     progress = Progress.load(curriculum.root)
     if progress.problem:
         print(f"tinytorch: {progress.problem}")
@@ -348,7 +353,7 @@ class KataEngine:
             if self.verdicts[kata_id]:
                 self.progress.record_pass(run.kata, fingerprint(self.curriculum, run.kata, student))
                 changed = True
-            elif run.failed or run.collection_errors:
+            elif run.failed or run.collection_errors or run.not_done or run.missing:
                 changed |= self.progress.passed.pop(kata_id, None) is not None
         if changed or self.progress.problem:
             self.progress.save()
