@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import display, implementation, measure, report, selection, tracks, watch
+from . import advance, display, implementation, measure, report, selection, tracks, watch
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .integrity import ReleaseRecord
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
@@ -177,6 +177,7 @@ class KataEngine:
         self.verdicts: dict[str, bool] = {}
         self.release = ReleaseRecord.load(self.root)
         self.unlocked_now: Kata | None = None
+        self.session: pytest.Session | None = None
         if self.is_worker:
             chosen = config.workerinput[WORKER_KEY]  # type: ignore[attr-defined]
             self.statuses = {k: Status(v) for k, v in chosen["statuses"].items()}
@@ -314,6 +315,7 @@ class KataEngine:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             return
+        self.session = session
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         for kata_id, run in self.runs.items():
             modified = self.release.modified(self.curriculum, run.kata) if self.release else []
@@ -364,6 +366,22 @@ class KataEngine:
 
     def _current(self) -> Kata | None:
         return next((k for k in self.curriculum.katas if self.statuses[k.id] == Status.CURRENT), None)
+
+    def _current_on_disk(self) -> str | None:
+        """The label of the kata the progress file now says is current."""
+        student = implementation.package_dir(self.root, "student")
+        state = statuses(self.curriculum, Progress.load(self.root), student, self.given)
+        return next((k.label for k in self.curriculum.katas if state[k.id] == Status.CURRENT), None)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """After a ``--next`` run that unlocked a kata, go on with it (see :mod:`.advance`)."""
+        if (self.session is None or self.unlocked_now is None or advance.is_child()
+                or not config.option.tinytorch_next or self.impl != "student"
+                or self.session.exitstatus != pytest.ExitCode.OK):
+            return
+        self.session.exitstatus = advance.go_on(config.invocation_params.args,
+                                                config.invocation_params.dir, self._current_on_disk,
+                                                self.unlocked_now.label)
 
     # -- what the learner reads at the end -----------------------------------------------
 
