@@ -101,14 +101,12 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import functools
 import json
 import math
 import os
-import re
 import sys
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,57 +115,72 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from ..core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
-from ..data.dataloader import Normalize
 from ..data.tinydigits import load_tinydigits
-from ..nn.layers import Dropout, Linear, Module, Sequential
-from ..nn.spatial import AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d
+from ..nn.layers import Sequential
 from ..training import checkpoint_digest, json_scalar
 from .benchmarking import Benchmark, BenchmarkResult
-from .quantization import QuantizedConv2d, QuantizedLinear, QuantizedTensor
+from .olympics_files import (
+    check_name,
+    json_field,
+    parse_json,
+    read_archive,
+    read_json,
+    require_schema,
+    short_repr,
+)
+from .olympics_layers import LAYER_TYPES, LayerType, QuantizedLayerType, check_architecture
+from .olympics_rules import (
+    BASELINE_ERROR,
+    BASELINE_LATENCY_SECONDS,
+    BASELINE_MODEL_BYTES,
+    ERROR_FLOOR,
+    EVAL_BATCH_SIZE,
+    EVENTS,
+    INPUT_SHAPE,
+    LATENCY_QUERIES,
+    LATENCY_WARMUP,
+    LEADERBOARD_SCHEMA,
+    LEADERBOARD_VERSION,
+    MACHINE_KEYS,
+    MAX_ARCHITECTURE_CHARS,
+    MAX_LEADERBOARD_BYTES,
+    MAX_MODEL_FILE_BYTES,
+    MAX_SUBMISSION_BYTES,
+    MAX_TEST_SET_BYTES,
+    MIN_ACCURACY,
+    MODEL_FORMAT,
+    MODEL_VERSION,
+    NUM_CLASSES,
+    OFFLINE_REPEATS,
+    PIXEL_SCALE,
+    RULES_VERSION,
+    SHA256_PATTERN,
+    SHIPPED_TEST_SET_SHA256,
+    SPEC_KEY,
+    SUBMISSION_SCHEMA,
+    SUBMISSION_VERSION,
+    TEST_SET_KEY,
+    WEIGHT_ACCURACY,
+    WEIGHT_BYTES,
+    WEIGHT_LATENCY,
+)
 
-# -- the rules ------------------------------------------------------------------------------
-
-RULES_VERSION = 1
-PIXEL_SCALE = 255.0               # inputs are x_test[:, None] / 255.0, float32
-INPUT_SHAPE = (1, 28, 28)         # one image: (channels, height, width)
-NUM_CLASSES = 10
-EVAL_BATCH_SIZE = 100             # accuracy and offline throughput run in batches of 100
-LATENCY_QUERIES = 200             # single-stream latency: the first 200 test images
-LATENCY_WARMUP = 10               # untimed queries (and batches) before timing
-OFFLINE_REPEATS = 5               # timed passes over the 1,000 images
-MIN_ACCURACY = 0.90               # to be ranked in any event but accuracy
-ERROR_FLOOR = 0.0005              # half a test image: a perfect model's error for the score
-BASELINE_ERROR = 0.05             # the baseline scores 0: 95 % accurate,
-BASELINE_LATENCY_SECONDS = 1e-4   # 100 microseconds per image,
-BASELINE_MODEL_BYTES = 100_000    # a 100 kB file
-WEIGHT_ACCURACY = 2.0             # points per halving of the error
-WEIGHT_LATENCY = 1.0              # points per halving of the latency
-WEIGHT_BYTES = 1.0                # points per halving of the file
-
-# event -> (Entry attribute, True if higher is better)
-EVENTS: dict[str, tuple[str, bool]] = {
-    "combined": ("combined", True),
-    "accuracy": ("accuracy", True),
-    "latency": ("latency_seconds", False),
-    "throughput": ("throughput", True),
-    "bytes": ("model_bytes", False),
-}
-# Environment entries (kata 19) that must agree before latencies can be ranked together.
-MACHINE_KEYS = ("cpu_model", "cpu_count", "python", "numpy", "blas", "blas_thread_env",
-                "blas_threads_in_use")
-
-MODEL_FORMAT = "tinytorch-olympics-model"
-MODEL_VERSION = 1
-SPEC_KEY = "architecture"
-SUBMISSION_SCHEMA = "tinytorch-olympics-submission"
-SUBMISSION_VERSION = 1
-LEADERBOARD_SCHEMA = "tinytorch-olympics-leaderboard"
-LEADERBOARD_VERSION = 1
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@ -]{0,63}")
-SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+# Every public name, with the rules (olympics_rules) and the layer registry (olympics_layers).
+__all__ = [
+    "BASELINE_ERROR", "BASELINE_LATENCY_SECONDS", "BASELINE_MODEL_BYTES", "ERROR_FLOOR",
+    "EVAL_BATCH_SIZE", "EVENTS", "INPUT_SHAPE", "LATENCY_QUERIES", "LATENCY_WARMUP", "LAYER_TYPES",
+    "LEADERBOARD_SCHEMA", "LEADERBOARD_VERSION", "MACHINE_KEYS", "MIN_ACCURACY", "MODEL_FORMAT",
+    "MODEL_VERSION", "NUM_CLASSES", "OFFLINE_REPEATS", "PIXEL_SCALE", "RULES_VERSION",
+    "SHIPPED_TEST_SET_SHA256", "SPEC_KEY", "SUBMISSION_SCHEMA", "SUBMISSION_VERSION", "TEST_SET_KEY",
+    "WEIGHT_ACCURACY", "WEIGHT_BYTES", "WEIGHT_LATENCY", "Claims", "Entry", "HeldOutSet", "LayerType",
+    "Leaderboard", "Measurement", "QuantizedLayerType", "RejectedSubmission", "Submission", "check_name",
+    "combined_score", "count_correct", "held_out_digits", "load_model", "load_test_set",
+    "machine_differences", "main", "measure", "model_digest", "read_model_arrays", "read_submission",
+    "rules_benchmark", "save_model", "shipped_test_set", "submit", "verify", "verify_on",
+    "write_submission",
+]
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -192,116 +205,6 @@ def combined_score(accuracy: float, latency_seconds: float, model_bytes: int) ->
 
 
 # -- model files: an architecture in JSON and arrays, never pickle ----------------------------
-
-def _no_config(layer: Any) -> dict[str, Any]:
-    return {}
-
-
-@dataclass(frozen=True)
-class LayerType:
-    """How one kind of layer goes into a model file and comes back out.
-
-    - ``cls``: the class; only layers of exactly this class are accepted (a subclass may
-      compute something else);
-    - ``config``: the constructor arguments that rebuild the layer, as JSON values.
-
-    The arrays are the layer's ``state_dict()`` (kata 03): its parameters and its buffers,
-    such as BatchNorm2d's running statistics, which evaluation needs as much as the weights.
-    """
-
-    cls: type
-    config: Callable[[Any], dict[str, Any]] = _no_config
-
-    def arrays(self, layer: Any) -> dict[str, np.ndarray]:
-        """The layer's arrays by name (none for an activation, which is not a Module)."""
-        return layer.state_dict() if isinstance(layer, Module) else {}
-
-    def rebuild(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-        """A new layer from ``config``, holding ``arrays``; ``ValueError`` if they do not fit.
-
-        ``load_state_dict`` names missing keys, unexpected keys and shape mismatches, and
-        casts each array into the layer's own dtype (a float16 weight comes back float32).
-        """
-        if not isinstance(config, dict):
-            raise TypeError(f"the config must be a JSON object, got {config!r}")
-        layer = self.cls(**config)
-        if isinstance(layer, Module):
-            layer.load_state_dict(arrays)
-        elif arrays:
-            raise ValueError(f"{self.cls.__name__} has no arrays, the file holds {sorted(arrays)}")
-        return layer
-
-
-@dataclass(frozen=True)
-class QuantizedLayerType(LayerType):
-    """Kata 15's int8 layers: the weight's int8 values, scales and zero points, the float32
-    bias, and (static quantization) the input's scale and zero point."""
-
-    def arrays(self, layer: Any) -> dict[str, np.ndarray]:
-        arrays = {"weight": layer.weight.data, "weight_scale": layer.weight.scale,
-                  "weight_zero_point": layer.weight.zero_point}
-        if layer.bias is not None:
-            arrays["bias"] = layer.bias
-        if layer.static:
-            arrays["input_scale"] = layer.input_scale
-            arrays["input_zero_point"] = layer.input_zero_point
-        return arrays
-
-    def rebuild(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-        if not isinstance(config, dict):
-            raise TypeError(f"the config must be a JSON object, got {config!r}")
-        arrays = dict(arrays)
-        options = dict(config)
-        missing = [name for name in ("weight", "weight_scale", "weight_zero_point") if name not in arrays]
-        if missing:
-            raise ValueError(f"missing arrays {missing}")
-        weight = QuantizedTensor(arrays.pop("weight"), arrays.pop("weight_scale"),
-                                 arrays.pop("weight_zero_point"), options.pop("axis", None))
-        bias = arrays.pop("bias", None)
-        input_scale, input_zero_point = arrays.pop("input_scale", None), arrays.pop("input_zero_point", None)
-        if arrays:
-            raise ValueError(f"unexpected arrays {sorted(arrays)}")
-        layer = self.cls(weight, bias, **options)
-        if (input_scale is None) != (input_zero_point is None):
-            raise ValueError("a static layer needs both input_scale and input_zero_point")
-        if input_scale is not None:
-            layer.input_scale = np.asarray(input_scale, dtype=np.float32)
-            layer.input_zero_point = np.asarray(input_zero_point, dtype=np.int32)
-        return layer
-
-
-def _bias(layer: Any) -> bool:
-    return layer.bias is not None
-
-
-LAYER_TYPES: dict[str, LayerType] = {
-    "Linear": LayerType(Linear, lambda layer: {"in_features": layer.in_features,
-                                               "out_features": layer.out_features, "bias": _bias(layer)}),
-    "Conv2d": LayerType(Conv2d, lambda layer: {
-        "in_channels": layer.in_channels, "out_channels": layer.out_channels,
-        "kernel_size": layer.kernel_size, "stride": layer.stride, "padding": layer.padding,
-        "bias": _bias(layer)}),
-    "BatchNorm2d": LayerType(BatchNorm2d, lambda layer: {
-        "num_features": layer.num_features, "momentum": layer.momentum, "eps": layer.eps}),
-    "MaxPool2d": LayerType(MaxPool2d, lambda layer: {"kernel_size": layer.kernel_size,
-                                                     "stride": layer.stride}),
-    "AvgPool2d": LayerType(AvgPool2d, lambda layer: {"kernel_size": layer.kernel_size,
-                                                     "stride": layer.stride}),
-    "Flatten": LayerType(Flatten),
-    "ReLU": LayerType(ReLU),
-    "Sigmoid": LayerType(Sigmoid),
-    "Tanh": LayerType(Tanh),
-    "GELU": LayerType(GELU),
-    "Softmax": LayerType(Softmax, lambda layer: {"axis": layer.axis}),
-    "LogSoftmax": LayerType(LogSoftmax, lambda layer: {"axis": layer.axis}),
-    "Dropout": LayerType(Dropout, lambda layer: {"p": layer.p}),
-    "Normalize": LayerType(Normalize, lambda layer: {"mean": layer.mean.tolist(),
-                                                     "std": layer.std.tolist()}),
-    "QuantizedLinear": QuantizedLayerType(QuantizedLinear, lambda layer: {"axis": layer.weight.axis}),
-    "QuantizedConv2d": QuantizedLayerType(QuantizedConv2d, lambda layer: {
-        "axis": layer.weight.axis, "stride": layer.stride, "padding": layer.padding}),
-}
-
 
 def save_model(path: str | Path, model: Any) -> int:
     """Write ``model`` to ``path`` as an Olympics model file; return the file's size in bytes.
@@ -328,28 +231,17 @@ def save_model(path: str | Path, model: Any) -> int:
 
 
 def read_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` archive at ``path``, read with ``allow_pickle=False``.
+    """Every array of the model file at ``path``, read without pickle and within the limits.
 
-    A file that is not an archive of plain arrays (truncated, not a zip, a single ``.npy``,
-    or holding pickled objects, which ``allow_pickle=False`` refuses) is a ``ValueError``
-    naming the file. Pickle is refused because unpickling runs whatever code the file
-    says; JSON text and numeric arrays can only ever be data. (Refusing pickle does not
-    bound memory: a small compressed file can hold huge arrays of zeros. A public
-    leaderboard would also cap the sizes in the arrays' headers.)
+    :func:`~tinytorch.systems.olympics_files.read_archive` checks the zip directory and
+    every array header before reading any data: at most ``MAX_MODEL_FILE_BYTES`` on disk
+    and unpacked, numbers only (text only in ``SPEC_KEY``, at most
+    ``MAX_ARCHITECTURE_CHARS`` characters), never pickled objects. Pickle is refused
+    because unpickling runs whatever code the file says; JSON text and numeric arrays can
+    only ever be data. A file that is not such an archive is a ``ValueError`` naming the
+    file (and the member at fault); ``FileNotFoundError`` if there is none.
     """
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable model file ({type(error).__name__}: {error})") from None
-    if getattr(loaded, "files", None) is None:  # an .npy file loads as a bare array
-        raise ValueError(f"{path}: not a model file: it holds a single array, not an .npz archive")
-    try:
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable model file ({type(error).__name__}: {error})") from None
+    return read_archive(path, "model file", MAX_MODEL_FILE_BYTES, texts={SPEC_KEY: MAX_ARCHITECTURE_CHARS})
 
 
 def model_digest(path: str | Path) -> str:
@@ -362,17 +254,23 @@ def model_digest(path: str | Path) -> str:
 def load_model(path: str | Path) -> Sequential:
     """Rebuild the model that :func:`save_model` wrote to ``path``, in ``eval()`` mode.
 
-    ``read_model_arrays(path)`` reads the file without pickle. Then, each problem a
-    ``ValueError`` whose message starts with the path:
+    The file comes from a stranger, so nothing is built before it has been checked.
+    ``read_model_arrays(path)`` reads it without pickle and within the limits. Then, each
+    problem a ``ValueError`` whose message starts with the path:
 
-    - no ``SPEC_KEY`` entry, or a text that is not JSON: "not an Olympics model file";
+    - no ``SPEC_KEY`` entry, or a text that :func:`parse_json` refuses (not JSON, or
+      nested too deep): "not an Olympics model file";
     - a ``format`` other than ``MODEL_FORMAT`` or a ``version`` other than
       ``MODEL_VERSION``: name what was found (``format 'onnx' version 2``) and what was
       expected;
     - an ``input_shape`` other than ``list(INPUT_SHAPE)``: name the shape found;
     - ``layers`` that is not a non-empty list: "no layers";
-    - a layer whose ``type`` is not in ``LAYER_TYPES``: ``f"layer {index}"`` and its type
-      (``repr``, e.g. ``'os.system'``);
+    - then, BEFORE building any layer, ``check_architecture(layers, arrays, str(path))``:
+      a 419-byte file can declare ``Linear(20000, 20000)``, 1.6 GB of weights once
+      constructed. It follows one image through the declared layers and refuses an
+      unknown type (``f"layer {index}"`` and its type, e.g. ``'os.system'``), a bad
+      configuration field, and sizes beyond ``MAX_PARAMETERS`` or
+      ``MAX_VALUES_PER_IMAGE``, naming the layer and the field;
     - a layer whose config or arrays do not fit: call ``kind.rebuild(config, arrays)``
       with the arrays stored under ``f"{index}/"`` (prefix removed) and turn any
       ``TypeError``, ``ValueError`` or ``KeyError`` it raises into a ``ValueError``
@@ -388,18 +286,65 @@ def load_model(path: str | Path) -> Sequential:
 
 # -- measuring a model under the rules ------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def held_out_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The held-out images ``(1000, 1, 28, 28)`` float32 in [0, 1] and their labels (int64).
+@dataclass(frozen=True)
+class HeldOutSet:
+    """Digits a model is scored on, and the digest that names them.
 
-    Read-only: a model that wrote into its input would change the test set for the next.
+    ``images`` are ``(N, 1, 28, 28)`` float32 in [0, 1] (the rules' input), ``labels``
+    ``(N,)`` int64; both read-only, since a model that wrote into its input would change
+    the test set for the next one. ``sha256`` is ``checkpoint_digest`` of the raw uint8
+    pixels and int64 labels as ``{"x_test", "y_test"}``: an entry records it, so a board
+    knows which digits its accuracies were counted on.
     """
+
+    images: np.ndarray
+    labels: np.ndarray
+    sha256: str
+
+    @classmethod
+    def from_digits(cls, pixels: np.ndarray, labels: np.ndarray) -> HeldOutSet:
+        """From uint8 pixels ``(N, 28, 28)`` and integer labels ``(N,)``, as TinyDigits stores them."""
+        labels = labels.astype(np.int64)
+        images = (pixels[:, None] / PIXEL_SCALE).astype(np.float32)
+        images.flags.writeable = False
+        labels.flags.writeable = False
+        return cls(images, labels, checkpoint_digest({"x_test": pixels, "y_test": labels}))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_test_set() -> HeldOutSet:
+    """The 1,000 test digits that ship with TinyTorch (``load_tinydigits().x_test``)."""
     digits = load_tinydigits()
-    images = (digits.x_test[:, None] / PIXEL_SCALE).astype(np.float32)
-    labels = digits.y_test.copy()
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
+    return HeldOutSet.from_digits(digits.x_test, digits.y_test)
+
+
+def held_out_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped test digits as ``(images, labels)``: ``(1000, 1, 28, 28)`` float32 in
+    [0, 1] and int64 labels, read-only (:func:`shipped_test_set`)."""
+    test_set = shipped_test_set()
+    return test_set.images, test_set.labels
+
+
+def load_test_set(path: str | Path) -> HeldOutSet:
+    """An instructor's test set: a file in TinyDigits' format, of which ``x_test`` (uint8
+    pixels ``(N, 28, 28)``) and ``y_test`` (integer digits 0-9, ``(N,)``) are read.
+
+    Everyone can see, and so memorise, the shipped 1,000 test digits; a class verifies on
+    digits nobody trained on (``verify --test-set PATH``). Read like a model file, within
+    ``MAX_TEST_SET_BYTES``; every problem is a ``ValueError`` naming the file and the array.
+    """
+    arrays = read_archive(path, "test set", MAX_TEST_SET_BYTES, only=frozenset({"x_test", "y_test"}))
+    pixels, labels = arrays["x_test"], arrays["y_test"]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[1:] != INPUT_SHAPE[1:] or not len(pixels):
+        raise ValueError(f"{path}: 'x_test' must hold uint8 pixels of shape (N, 28, 28), N >= 1, got "
+                         f"{pixels.dtype} {pixels.shape}")
+    if labels.dtype.kind not in "iu" or labels.shape != (len(pixels),):
+        raise ValueError(f"{path}: 'y_test' must hold {len(pixels)} integer labels, one per image, got "
+                         f"{labels.dtype} {labels.shape}")
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise ValueError(f"{path}: 'y_test' holds labels from {labels.min()} to {labels.max()}, digits "
+                         f"are 0 to {NUM_CLASSES - 1}")
+    return HeldOutSet.from_digits(pixels, labels)
 
 
 def rules_benchmark() -> Benchmark:
@@ -497,41 +442,6 @@ class RejectedSubmission(ValueError):
         self.field = field
 
 
-def _field(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    """``data[key]``, or a ``ValueError`` naming ``where``, the field and what was wrong.
-
-    JSON's true and false are Python bools, and a bool is an int: they never pass for a
-    number here.
-    """
-    if not isinstance(data, dict) or key not in data:
-        got = "" if isinstance(data, dict) else f" (got a {type(data).__name__}, not a JSON object)"
-        raise ValueError(f"{where}: missing field {key!r}{got}")
-    value = data[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        expected = " or ".join(k.__name__ for k in kinds)
-        raise ValueError(f"{where}: field {key!r} must be {expected}, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _require_schema(data: Any, schema: str, version: int, where: str) -> None:
-    """``ValueError`` unless ``data`` is a JSON object of ``schema`` at ``version``."""
-    found = (data.get("schema"), data.get("version")) if isinstance(data, dict) else None
-    if found != (schema, version):
-        what = (f"a JSON {type(data).__name__}, not an object" if found is None
-                else f"schema {found[0]!r} version {found[1]!r}")
-        raise ValueError(f"{where}: {what}, expected schema {schema!r} version {version}")
-
-
-def check_name(name: Any, where: str = "submission") -> str:
-    """An entrant's name: 1 to 64 letters, digits, spaces and ``_ . @ -``, starting with a
-    letter or digit; ``ValueError`` otherwise."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"{where}: the entrant's name must be 1 to 64 letters, digits, spaces or "
-                         f"'_.@-', starting with a letter or digit, got {name!r}")
-    return name
-
-
 def write_submission(model_path: str | Path, name: str, path: str | Path | None = None,
                      benchmark: Benchmark | None = None) -> Submission:
     """Measure the model file and write the submission JSON; return the Submission.
@@ -551,8 +461,11 @@ def write_submission(model_path: str | Path, name: str, path: str | Path | None 
 def read_submission(path: str | Path) -> Submission:
     """Read and check a submission JSON; every problem is a ``ValueError`` naming the file.
 
-    - the text must be JSON ("not valid JSON"), of ``SUBMISSION_SCHEMA`` at
-      ``SUBMISSION_VERSION`` (:func:`_require_schema`);
+    - the file is read with ``read_json(path, MAX_SUBMISSION_BYTES, "submission")``: a
+      stranger's file, so its size and nesting are limited before it is trusted (it says
+      "not valid JSON" for a text that is not);
+    - it is a JSON object of ``SUBMISSION_SCHEMA`` at ``SUBMISSION_VERSION``
+      (:func:`require_schema`);
     - ``rules_version`` (int) must be ``RULES_VERSION``: figures measured under other rules
       are not comparable; say ``f"rules version {rules_version}"`` and name ours;
     - ``name`` passes :func:`check_name`;
@@ -564,7 +477,7 @@ def read_submission(path: str | Path) -> Submission:
       positive int), ``latency_seconds`` and ``throughput`` (finite positive numbers);
     - ``environment`` is an object.
 
-    Use :func:`_field` for every field (it names missing fields and wrong types). A value
+    Use :func:`json_field` for every field (it names missing fields and wrong types). A value
     out of range is named as ``name=value`` (``accuracy=1.5``, ``throughput=nan``), and a
     bad ``model_file`` or ``model_sha256`` by the field's name.
     """
@@ -575,7 +488,13 @@ def read_submission(path: str | Path) -> Submission:
 
 @dataclass(frozen=True)
 class Entry:
-    """One verified submission: accuracy and bytes recomputed, latency measured here."""
+    """One verified submission: accuracy and bytes recomputed, latency measured here.
+
+    Every figure is checked when an Entry is made (from a verification or from a
+    leaderboard file): a board that ranks an entry of latency 0, accuracy NaN or 5.0, or
+    -1 bytes would rank a forgery first, so such an entry is a ``ValueError`` naming the
+    field, never a row.
+    """
 
     name: str
     model_sha256: str
@@ -587,6 +506,28 @@ class Entry:
     latency_p99_seconds: float
     throughput: float                # offline images per second, measured by the verifier
     claimed_latency_seconds: float   # what the submitter measured on their machine
+    test_set_sha256: str = SHIPPED_TEST_SET_SHA256   # the digits the accuracy was counted on
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "entry")
+        for key in ("model_sha256", "test_set_sha256"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not SHA256_PATTERN.fullmatch(value):
+                raise ValueError(f"field {key!r} must be 64 hexadecimal digits, got {short_repr(value)}")
+        if not (isinstance(self.accuracy, (int, float)) and 0 <= self.accuracy <= 1):
+            raise ValueError(f"field 'accuracy' must be a share in [0, 1], got {short_repr(self.accuracy)}")
+        if (not isinstance(self.model_bytes, int) or isinstance(self.model_bytes, bool)
+                or not 0 < self.model_bytes <= MAX_MODEL_FILE_BYTES):
+            raise ValueError(f"field 'model_bytes' must be an integer from 1 to {MAX_MODEL_FILE_BYTES:,} "
+                             f"(the largest model file), got {short_repr(self.model_bytes)}")
+        for key in ("latency_seconds", "latency_ci_low", "latency_ci_high", "latency_p99_seconds",
+                    "throughput", "claimed_latency_seconds"):
+            value = getattr(self, key)
+            if not (isinstance(value, float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"field {key!r} must be a finite positive float, got {short_repr(value)}")
+        if self.latency_ci_low > self.latency_ci_high:
+            raise ValueError(f"field 'latency_ci_low' = {self.latency_ci_low} is above 'latency_ci_high' "
+                             f"= {self.latency_ci_high}")
 
     @property
     def combined(self) -> float | None:
@@ -601,17 +542,24 @@ class Entry:
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "entry") -> Entry:
-        """An Entry from ``to_dict()``'s output, every field checked (:func:`_field`)."""
+        """An Entry from ``to_dict()``'s output, every field checked (:func:`json_field`,
+        then the Entry's own checks), the problem named with ``where``."""
         number = (int, float)
-        values = {"name": check_name(_field(data, "name", str, where), where),
-                  "model_sha256": _field(data, "model_sha256", str, where),
-                  "model_bytes": _field(data, "model_bytes", int, where)}
-        if not SHA256_PATTERN.fullmatch(values["model_sha256"]):
-            raise ValueError(f"{where}: model_sha256 must be 64 hexadecimal digits, got {values['model_sha256']!r}")
+        values = {"name": json_field(data, "name", str, where),
+                  "model_sha256": json_field(data, "model_sha256", str, where),
+                  "test_set_sha256": json_field(data, "test_set_sha256", str, where),
+                  "model_bytes": json_field(data, "model_bytes", int, where)}
         for key in ("accuracy", "latency_seconds", "latency_ci_low", "latency_ci_high",
                     "latency_p99_seconds", "throughput", "claimed_latency_seconds"):
-            values[key] = float(_field(data, key, number, where))
-        return cls(**values)
+            value = json_field(data, key, number, where)
+            try:
+                values[key] = float(value)
+            except OverflowError:
+                raise ValueError(f"{where}: field {key!r} is a number too large for a float") from None
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
 
 
 def verify(path: str | Path, benchmark: Benchmark | None = None) -> Entry:
@@ -635,11 +583,45 @@ def verify(path: str | Path, benchmark: Benchmark | None = None) -> Entry:
     raise NotImplementedError("verify: not implemented yet (kata 20 Olympics)")
 
 
+def verify_on(path: str | Path, test_set: HeldOutSet, benchmark: Benchmark | None = None) -> Entry:
+    """:func:`verify` the submission at ``path``, then count its accuracy again on ``test_set``.
+
+    The claims are checked as always, on the shipped digits the submitter could measure
+    (a file that does not reproduce its own claim is rejected). The Entry's accuracy is
+    then the share of ``test_set`` the model classifies right, and its ``test_set_sha256``
+    names that set. An instructor who keeps the test set to themselves makes memorising the
+    shipped 1,000 digits worthless: a model that stores them scores on the board what it
+    scores on digits it has never seen.
+    """
+    entry = verify(path, benchmark)
+    if test_set.sha256 == entry.test_set_sha256:
+        return entry
+    model = load_model(read_submission(path).model_path)
+    correct = count_correct(model, test_set.images, test_set.labels)
+    return dataclasses.replace(entry, accuracy=correct / len(test_set.labels), test_set_sha256=test_set.sha256)
+
+
 # -- the leaderboard ------------------------------------------------------------------------
 
+CONDITION_KEYS = (*MACHINE_KEYS, TEST_SET_KEY)
+
+
 def machine_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """The ``MACHINE_KEYS`` on which two environments disagree, as ``"key: a vs b"``."""
-    return [f"{key}: {a.get(key)!r} vs {b.get(key)!r}" for key in MACHINE_KEYS if a.get(key) != b.get(key)]
+    """The conditions on which two environments disagree, as ``"key: a vs b"``: the
+    ``MACHINE_KEYS`` (latencies from two machines cannot be ranked together) and
+    ``TEST_SET_KEY`` (nor accuracies counted on two test sets)."""
+    return [f"{key}: {short_repr(a.get(key))} vs {short_repr(b.get(key))}" for key in CONDITION_KEYS
+            if a.get(key) != b.get(key)]
+
+
+def board_test_set(environment: dict[str, Any], where: str) -> str:
+    """The digest of the test set a board's accuracies were counted on: its environment's
+    ``TEST_SET_KEY``, or the shipped digits' if it has none; ``ValueError`` if malformed."""
+    digest = environment.get(TEST_SET_KEY, SHIPPED_TEST_SET_SHA256)
+    if not isinstance(digest, str) or not SHA256_PATTERN.fullmatch(digest):
+        raise ValueError(f"{where}: environment field {TEST_SET_KEY!r} must be 64 hexadecimal digits, "
+                         f"got {short_repr(digest)}")
+    return digest
 
 
 @dataclass
@@ -661,9 +643,9 @@ class Leaderboard:
         """Add ``other``'s entries in order (:meth:`add`); return how many were new.
 
         First, if the environments differ (:func:`machine_differences`), raise a
-        ``ValueError`` saying the boards come from "different machines" and listing the
-        differences, and change nothing: latencies from two machines cannot be ranked
-        together.
+        ``ValueError`` saying the boards come from "different machines or test sets" and
+        listing the differences, and change nothing: latencies from two machines cannot be
+        ranked together, nor accuracies counted on two test sets.
         """
         raise NotImplementedError("Leaderboard.merge: not implemented yet (kata 20 Olympics)")
 
@@ -710,7 +692,7 @@ class Leaderboard:
     @classmethod
     def from_dict(cls, data: Any, where: str = "leaderboard") -> Leaderboard:
         """A Leaderboard from ``to_dict()``'s output; ``ValueError`` naming ``where`` if it is
-        malformed: another schema or version (:func:`_require_schema`), another
+        malformed: another schema or version (:func:`require_schema`), another
         ``rules_version`` (``f"rules version {rules_version}"``, as for submissions), no
         ``environment`` object, no ``entries`` list, or an entry that
         ``Entry.from_dict(item, f"{where} entry {index}")`` refuses. Entries are added
@@ -718,15 +700,30 @@ class Leaderboard:
         raise NotImplementedError("Leaderboard.from_dict: not implemented yet (kata 20 Olympics)")
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        """Write the board as JSON through a temporary file in the same folder and
+        ``os.replace``: a verifier stopped half-way leaves the old board, never half a new one."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        os.replace(temporary, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Leaderboard:
-        try:
-            data = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
-        return cls.from_dict(data, str(path))
+        """The leaderboard in the file at ``path``, all of it or nothing.
+
+        Read with ``read_json`` (at most ``MAX_LEADERBOARD_BYTES``), checked by
+        :meth:`from_dict` (every entry's figures, by :class:`Entry`), and refused if an
+        entry was verified on another test set than the board's (:func:`board_test_set`).
+        Every problem is a ``ValueError`` naming the file, the entry and the field.
+        """
+        board = cls.from_dict(read_json(path, MAX_LEADERBOARD_BYTES, "leaderboard"), str(path))
+        expected = board_test_set(board.environment, str(path))
+        for entry in board.entries:
+            if entry.test_set_sha256 != expected:
+                raise ValueError(f"{path}: entry {entry.name!r} ({entry.model_sha256[:12]}): field "
+                                 f"'test_set_sha256' is {entry.test_set_sha256[:16]}..., but the board's "
+                                 f"accuracies are counted on {expected[:16]}...")
+        return board
 
 
 def submit(model: Any, name: str, directory: str | Path, benchmark: Benchmark | None = None) -> Submission:
@@ -743,87 +740,15 @@ def submit(model: Any, name: str, directory: str | Path, benchmark: Benchmark | 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tinytorch.systems.olympics {submit,verify,leaderboard} ...``; the exit code.
 
-    0 when everything went through, 1 when a submission was rejected, 2 for a leaderboard
-    that cannot be read or merged.
+    The command line lives in ``olympics_cli`` (imported here, when called: it imports
+    this module). Run as a command, it first pins the BLAS to one thread (see there).
     """
-    parser = argparse.ArgumentParser(prog="python -m tinytorch.systems.olympics",
-                                     description="TinyTorch Olympics: submit, verify and rank models.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    submit_parser = commands.add_parser("submit", help="measure a model file and write its submission")
-    submit_parser.add_argument("model", type=Path, help="a model file written by save_model")
-    submit_parser.add_argument("--name", required=True, help="the entrant's name")
-    submit_parser.add_argument("--out", type=Path, default=None, help="the submission JSON "
-                               "(default: next to the model, suffix .json)")
-    verify_parser = commands.add_parser("verify", help="re-run submissions and rank them")
-    verify_parser.add_argument("submissions", type=Path, nargs="+")
-    verify_parser.add_argument("--leaderboard", type=Path, default=None,
-                               help="a leaderboard file to add the verified entries to (created if missing)")
-    verify_parser.add_argument("--event", choices=list(EVENTS), default="combined")
-    board_parser = commands.add_parser("leaderboard", help="merge leaderboard files and print a ranking")
-    board_parser.add_argument("boards", type=Path, nargs="+")
-    board_parser.add_argument("--event", choices=list(EVENTS), default="combined")
-    board_parser.add_argument("--out", type=Path, default=None, help="write the merged leaderboard here")
-    options = parser.parse_args(argv)
+    from .olympics_cli import main as command_line
 
-    if options.command == "submit":
-        submission = write_submission(options.model, options.name, options.out)
-        claims = submission.claims
-        print(f"{submission.path}: {submission.name}, accuracy {100 * claims.accuracy:.1f} %, "
-              f"{claims.model_bytes:,} bytes, latency {1e6 * claims.latency_seconds:.1f} us, "
-              f"{claims.throughput:,.0f} images/s, score {_format_score(claims)}")
-        return 0
-
-    if options.command == "verify":
-        bench = rules_benchmark()
-        try:
-            board = _open_board(options.leaderboard, bench.environment)
-        except (ValueError, OSError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        rejected = 0
-        for path in options.submissions:
-            try:
-                entry = verify(path, bench)
-            except (ValueError, OSError) as error:
-                rejected += 1
-                print(f"rejected: {error}", file=sys.stderr)
-                continue
-            status = "verified" if board.add(entry) else "duplicate (the first measurement stands)"
-            print(f"{path}: {entry.name}: {status}")
-        if options.leaderboard is not None:
-            board.save(options.leaderboard)
-        print(board.table(options.event))
-        return 1 if rejected else 0
-
-    try:
-        board = Leaderboard.load(options.boards[0])
-        for path in options.boards[1:]:
-            board.merge(Leaderboard.load(path))
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if options.out is not None:
-        board.save(options.out)
-    print(board.table(options.event))
-    return 0
-
-
-def _format_score(claims: Claims) -> str:
-    score = combined_score(claims.accuracy, claims.latency_seconds, claims.model_bytes)
-    return f"below {MIN_ACCURACY:.0%} accuracy" if score is None else f"{score:+.2f}"
-
-
-def _open_board(path: Path | None, environment: dict[str, Any]) -> Leaderboard:
-    """The leaderboard at ``path`` (a new one if there is none), measured on this machine."""
-    if path is None or not path.exists():
-        return Leaderboard(environment=environment)
-    board = Leaderboard.load(path)
-    differences = machine_differences(board.environment, environment)
-    if differences:
-        raise ValueError(f"{path} was measured on another machine ({'; '.join(differences)}): its "
-                         f"latencies cannot be ranked with this machine's")
-    return board
+    return command_line(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .olympics_cli import run_pinned
+
+    sys.exit(run_pinned())

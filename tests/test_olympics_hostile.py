@@ -1,0 +1,467 @@
+"""The Olympics command against hostile, forged and mistaken files (issue 13).
+
+Every case runs the reference implementation in a fresh Python (``PYTHONPATH`` pointing at
+``reference/``, the working directory a temporary folder), as an instructor would run
+``python -m tinytorch.systems.olympics`` on a class's files. Model files are built here
+with NumPy alone, so a test never trusts the code it tests to make its inputs.
+
+What is asserted, case by case: a hostile submission in a batch is refused in one line
+that names it and the field at fault, while the honest one is verified and the board
+written; each ordinary mistake is one line and a non-zero exit, never a traceback; a
+forged leaderboard entry is refused, and one that no model file bears out is not ranked;
+a model file that declares far more than it holds is refused before anything is allocated
+(tracemalloc's peak stays under a few megabytes); ``--test-set`` scores on the
+instructor's digits; the command pins the BLAS to one thread.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "reference"
+TINYDIGITS = REFERENCE / "tinytorch" / "data" / "tinydigits.npz"
+COMMAND = [sys.executable, "-m", "tinytorch.systems.olympics"]
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+TIMEOUT_SECONDS = 300
+FEW_MEGABYTES = 4 * 2 ** 20
+FLATTEN = {"type": "Flatten", "config": {}}
+SHIPPED_TEST_SET_SHA256 = "335c60423c74054539f034ee88b28aec9fbaff888ab9d147dafd9e7344938416"
+
+
+def environment(pinned: bool = True) -> dict[str, str]:
+    """This process's environment with the reference first on the path; without the BLAS
+    thread variables unless ``pinned``."""
+    env = {name: value for name, value in os.environ.items()
+           if pinned or name not in BLAS_THREAD_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join([str(REFERENCE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def olympics(folder: Path, *args: str, pinned: bool = True) -> subprocess.CompletedProcess:
+    """``python -m tinytorch.systems.olympics ARGS`` in ``folder``, on the reference."""
+    return subprocess.run([*COMMAND, *args], cwd=folder, env=environment(pinned), capture_output=True,
+                          text=True, timeout=TIMEOUT_SECONDS, check=False)
+
+
+def python(folder: Path, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=folder, env=environment(), capture_output=True,
+                          text=True, timeout=TIMEOUT_SECONDS, check=False)
+
+
+class Run(NamedTuple):
+    returncode: int | str
+    stdout: str
+    stderr: str
+
+
+MAIN_DRIVER = """
+import contextlib, io, json, sys
+from tinytorch.systems.olympics import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except BaseException as error:
+            code = f"raised {type(error).__name__}: {error}"
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def run_main(folder: Path, argvs: list[list[str]]) -> list[Run]:
+    """The command line's ``main(argv)`` for each of ``argvs``, in ONE Python on the
+    reference (starting one per case would cost a second each): exit code and output."""
+    result = subprocess.run([sys.executable, "-c", MAIN_DRIVER, json.dumps(argvs)], cwd=folder,
+                            env=environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    return [Run(*item) for item in json.loads(result.stdout)]
+
+
+def one_error_line(result: subprocess.CompletedProcess | Run) -> str:
+    """The single line on stderr of a command that failed without a traceback."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def linear(inputs: Any, outputs: Any) -> dict[str, Any]:
+    return {"type": "Linear", "config": {"in_features": inputs, "out_features": outputs, "bias": True}}
+
+
+def architecture(layers: list[Any]) -> str:
+    return json.dumps({"format": "tinytorch-olympics-model", "version": 1, "input_shape": [1, 28, 28],
+                       "layers": layers})
+
+
+def write_model(path: Path, spec: str, **arrays: np.ndarray) -> Path:
+    """A model file as save_model writes one: the architecture text and the arrays, compressed."""
+    with open(path, "wb") as file:
+        np.savez_compressed(file, architecture=np.array(spec), **arrays)
+    return path
+
+
+def honest_arrays(seed: int = 0) -> dict[str, np.ndarray]:
+    """Flatten then Linear(784, 10), small random weights: a model that classifies badly, honestly."""
+    rng = np.random.default_rng(seed)
+    return {"1/weight": rng.normal(0, 0.05, (784, 10)).astype(np.float32),
+            "1/bias": np.zeros(10, np.float32)}
+
+
+def write_zip_bomb(path: Path, declared_floats: int = 2 ** 26) -> Path:
+    """An .npz of one member holding ``declared_floats`` float32 zeros (256 MiB, 8 times the
+    limit) deflated to about 1 MB, next to a valid architecture."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (declared_floats,)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("architecture.npy", _npy(np.array(architecture([FLATTEN, linear(784, 10)]))))
+        with archive.open("1/weight.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            zeros = bytes(2 ** 24)
+            for _ in range(declared_floats * 4 // len(zeros)):
+                member.write(zeros)
+    return path
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def digests(folder: Path, paths: list[Path]) -> dict[str, str]:
+    """The reference's model_digest of each readable file (by name), from one Python."""
+    code = ("import json, sys\nfrom tinytorch.systems.olympics import model_digest\nout = {}\n"
+            f"for name in {[path.name for path in paths]!r}:\n"
+            "    try: out[name] = model_digest(name)\n"
+            "    except ValueError: pass\n"
+            "print(json.dumps(out))")
+    result = python(folder, code)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def forge_submission(folder: Path, honest: dict[str, Any], name: str, model: Path,
+                     digest: str | None) -> Path:
+    """The honest submission, retargeted at ``model`` with its true size and digest, so the
+    verifier gets as far as loading it."""
+    data = json.loads(json.dumps(honest))
+    data["name"], data["model_file"] = name, model.name
+    data["claims"]["model_bytes"] = model.stat().st_size
+    data["model_sha256"] = digest or "0" * 64
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+# -- a class's batch with hostile submissions in it ------------------------------------------
+
+HOSTILE = {
+    # name: (what it declares, the words its one-line refusal must contain)
+    "giga": ("Linear(10**9, 10**9)", ["layer 1 (Linear)", "'in_features'", "1000000000"]),
+    "empty": ("Linear(0, 10)", ["layer 1 (Linear)", "'in_features'", "got 0"]),
+    "negative": ("Linear(784, -3)", ["layer 1 (Linear)", "'out_features'", "got -3"]),
+    "fraction": ("Linear(784, 2.5)", ["layer 1 (Linear)", "'out_features'", "got 2.5"]),
+    "tiny": ("a file of about 400 bytes declaring Linear(20000, 20000)",
+             ["layer 1 (Linear)", "'in_features' = 20000", "784 features"]),
+    "wide": ("Linear(784, 20000) then Linear(20000, 10): 16 million parameters",
+             ["layer 1 (Linear)", "parameters", "4,194,304"]),
+    "deep": ("an architecture nested 30,000 levels deep", ["not an Olympics model file", "nested deeper"]),
+    "bomb": ("a 1 MB zip bomb declaring 256 MiB", ["member '1/weight.npy'", "unpacked", "33,554,432"]),
+    "pickled": ("a pickled array", ["member '1/weight'", "dtype object"]),
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An honest submission and one per HOSTILE case (plus a submission nested 100,000 deep
+    and one of 2 MB), all verified in ONE call with a leaderboard."""
+    folder = tmp_path_factory.mktemp("batch")
+    write_model(folder / "ada.npz", architecture([FLATTEN, linear(784, 10)]), **honest_arrays())
+    submitted = olympics(folder, "submit", "ada.npz", "--name", "ada")
+    assert submitted.returncode == 0, submitted.stderr
+    honest = json.loads((folder / "ada.json").read_text())
+
+    layers = {"giga": [FLATTEN, linear(10 ** 9, 10 ** 9)], "empty": [FLATTEN, linear(0, 10)],
+              "negative": [FLATTEN, linear(784, -3)], "fraction": [FLATTEN, linear(784, 2.5)],
+              "tiny": [FLATTEN, linear(20000, 20000)],
+              "wide": [FLATTEN, linear(784, 20000), linear(20000, 10)]}
+    models = {name: write_model(folder / f"{name}.npz", architecture(spec)) for name, spec in layers.items()}
+    models["deep"] = write_model(folder / "deep.npz", "[" * 30_000 + "]" * 30_000)
+    models["bomb"] = write_zip_bomb(folder / "bomb.npz")
+    models["pickled"] = write_model(folder / "pickled.npz", architecture([FLATTEN, linear(784, 10)]),
+                                    **{"1/weight": np.array([{"os": "system"}], dtype=object)})
+    known = digests(folder, list(models.values()))
+    paths = [forge_submission(folder, honest, name, model, known.get(model.name))
+             for name, model in models.items()]
+    (folder / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "huge.json").write_text(json.dumps({**honest, "padding": "x" * 2 * 2 ** 20}))
+    paths += [folder / "nested.json", folder / "huge.json"]
+
+    result = olympics(folder, "verify", *[path.name for path in paths[:4]], "ada.json",
+                      *[path.name for path in paths[4:]], "--leaderboard", "board.json")
+    return {"folder": folder, "result": result, "models": models,
+            "lines": {line.split(":")[0]: line for line in result.stderr.splitlines()}}
+
+
+def test_the_honest_submission_is_verified_and_the_board_written(batch):
+    result = batch["result"]
+    assert result.returncode == 1, "some submissions were rejected"
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "ada.json: ada: verified" in result.stdout
+    board = json.loads((batch["folder"] / "board.json").read_text())
+    assert [entry["name"] for entry in board["entries"]] == ["ada"]
+    assert len(result.stderr.splitlines()) == len(HOSTILE) + 2, "one line per rejected submission"
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_model_is_rejected_by_name_with_the_field(batch, name):
+    declared, words = HOSTILE[name]
+    line = batch["lines"][f"{name}.json"]
+    assert line.startswith(f"{name}.json: rejected, "), line
+    for word in words:
+        assert word in line, f"{declared}: {line}"
+
+
+def test_the_tiny_file_is_tiny(batch):
+    assert batch["models"]["tiny"].stat().st_size < 500, "a few hundred bytes declaring 1.6 GB"
+    assert batch["models"]["wide"].stat().st_size < 500
+    assert batch["models"]["bomb"].stat().st_size < 2 * 2 ** 20
+
+
+def test_a_submission_nested_100000_deep_or_too_large_is_rejected(batch):
+    assert "nested deeper than the limit of 32" in batch["lines"]["nested.json"]
+    assert "more than the 1,048,576 a submission may have" in batch["lines"]["huge.json"]
+
+
+# -- memory: refused before allocating --------------------------------------------------------
+
+MEASURE_LOAD = """
+import sys, tracemalloc
+from tinytorch.systems.olympics import load_model
+tracemalloc.start()
+try:
+    load_model(sys.argv[1])
+    print("loaded")
+except ValueError as error:
+    print(error)
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+@pytest.mark.parametrize("name", ["tiny", "wide", "bomb"])
+def test_a_file_declaring_gigabytes_is_refused_without_allocating(batch, name):
+    folder = batch["folder"]
+    result = subprocess.run([sys.executable, "-c", MEASURE_LOAD, f"{name}.npz"], cwd=folder,
+                            env=environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                            check=False)
+    message, peak = result.stdout.strip().splitlines()
+    assert message.startswith(f"{name}.npz: "), message
+    assert int(peak) < FEW_MEGABYTES, f"{name}: peak {int(peak):,} bytes while refusing: {message}"
+
+
+# -- submit: ordinary mistakes --------------------------------------------------------------
+
+MISTAKES = [
+    (["submit", "pickled.npz", "--name", "bob"], ["pickled.npz", "dtype object"]),
+    (["submit", "ada.npz", "--name", "ada/../../x"], ["name", "'ada/../../x'"]),
+    (["submit", "missing.npz", "--name", "cy"], ["missing.npz", "no such file"]),
+    (["submit", "ada.npz", "--name", "ada", "--out", "elsewhere/ada.json"], ["folder", "ada.npz"]),
+    (["submit", "ada.npz"], ["--name"]),
+    (["submit"], ["model"]),
+    (["publish", "ada.npz"], ["'publish'"]),
+    (["verify", "ada.json", "--event", "speed"], ["'speed'"]),
+    (["verify", "ada.json", "--test-set", "missing.npz"], ["missing.npz"]),
+    (["leaderboard", "missing.json"], ["missing.json"]),
+]
+
+
+@pytest.fixture(scope="module")
+def mistakes(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
+    """Every command line of MISTAKES, run in a folder with an honest and a pickled model."""
+    folder = tmp_path_factory.mktemp("submit")
+    write_model(folder / "ada.npz", architecture([FLATTEN, linear(784, 10)]), **honest_arrays())
+    write_model(folder / "pickled.npz", architecture([FLATTEN, linear(784, 10)]),
+                **{"1/weight": np.array([{"os": "system"}], dtype=object)})
+    (folder / "elsewhere").mkdir()
+    return run_main(folder, [args for args, _ in MISTAKES])
+
+
+@pytest.mark.parametrize("case", range(len(MISTAKES)), ids=[" ".join(args) for args, _ in MISTAKES])
+def test_a_command_line_mistake_is_one_line_and_a_nonzero_exit(mistakes, case):
+    result, (_, words) = mistakes[case], MISTAKES[case]
+    line = one_error_line(result)
+    assert result.returncode == 2 and line.startswith("error: "), line
+    for word in words:
+        assert word in line, line
+    assert result.stdout == ""
+
+
+def test_the_command_itself_answers_a_mistake_in_one_line(tmp_path):
+    result = olympics(tmp_path, "submit", "missing.npz", "--name", "cy")
+    assert one_error_line(result) == "error: missing.npz: no such file" and result.returncode == 2
+
+
+# -- forged leaderboards ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with two honest models, their submissions and the board verifying them."""
+    folder = tmp_path_factory.mktemp("board")
+    for seed, name in enumerate(["ada", "bob"]):
+        write_model(folder / f"{name}.npz", architecture([FLATTEN, linear(784, 10)]), **honest_arrays(seed))
+        assert olympics(folder, "submit", f"{name}.npz", "--name", name).returncode == 0
+    result = olympics(folder, "verify", "ada.json", "bob.json", "--leaderboard", "board.json")
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+FORGERIES = [
+    ({"latency_seconds": 0.0}, ["'latency_seconds'", "0.0"]),
+    ({"latency_seconds": -1e-5}, ["'latency_seconds'"]),
+    ({"accuracy": float("nan")}, ["'accuracy'", "nan"]),
+    ({"accuracy": 5.0}, ["'accuracy'", "5.0"]),
+    ({"model_bytes": -1}, ["'model_bytes'", "-1"]),
+    ({"throughput": float("inf")}, ["'throughput'", "inf"]),
+    ({"latency_ci_low": 1.0}, ["'latency_ci_low'"]),
+    ({"test_set_sha256": "1" * 64}, ["'test_set_sha256'"]),
+]
+
+
+@pytest.fixture(scope="module")
+def forgeries(verified: Path) -> list[Run]:
+    """The verified board with its first entry edited by each of FORGERIES, one file each,
+    then ``leaderboard FILE`` on every file."""
+    argvs = []
+    for index, (change, _) in enumerate(FORGERIES):
+        board = json.loads((verified / "board.json").read_text())
+        board["entries"][0].update(change)
+        (verified / f"forged{index}.json").write_text(json.dumps(board))
+        argvs.append(["leaderboard", f"forged{index}.json"])
+    return run_main(verified, argvs)
+
+
+@pytest.mark.parametrize("case", range(len(FORGERIES)), ids=[str(change) for change, _ in FORGERIES])
+def test_an_impossible_entry_is_refused_in_one_line(forgeries, case):
+    result, (_, words) = forgeries[case], FORGERIES[case]
+    line = one_error_line(result)
+    assert result.returncode == 2 and f"forged{case}.json" in line, line
+    for word in words:
+        assert word in line, line
+    assert result.stdout == "", "nothing is ranked from a forged board"
+
+
+def test_an_entry_no_model_file_bears_out_is_not_ranked(verified):
+    board = json.loads((verified / "board.json").read_text())
+    forged = {**board["entries"][0], "name": "mallory", "model_sha256": "f" * 64, "accuracy": 0.999,
+              "latency_seconds": 1e-7, "latency_ci_low": 1e-7, "latency_ci_high": 1e-7}
+    tampered = {**board["entries"][1], "accuracy": round(board["entries"][1]["accuracy"] + 0.5, 3)}
+    board["entries"] = [board["entries"][0], tampered, forged]
+    (verified / "tampered.json").write_text(json.dumps(board))
+
+    trusting = olympics(verified, "leaderboard", "tampered.json", "--event", "accuracy")
+    assert trusting.returncode == 0 and "mallory" in trusting.stdout, "without --models it cannot tell"
+
+    result = olympics(verified, "leaderboard", "tampered.json", "--models", ".", "--event", "accuracy",
+                      "--out", "rechecked.json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    refused = result.stderr.splitlines()
+    assert len(refused) == 2, result.stderr
+    assert "'mallory'" in refused[1] and "'model_sha256'" in refused[1]
+    assert "'bob'" in refused[0] and "'accuracy'" in refused[0]
+    ranked = [row.split()[1] for row in result.stdout.splitlines()[3:]]
+    assert ranked == ["ada"]
+    assert [entry["name"] for entry in json.loads((verified / "rechecked.json").read_text())["entries"]] == ["ada"]
+
+
+# -- an instructor-held test set -------------------------------------------------------------
+
+def memorising_model(path: Path, pixels: np.ndarray, labels: np.ndarray) -> Path:
+    """Nearest neighbour over the given digits as a Sequential: Linear scores each stored
+    image by -|x - t|^2 / 2 (times a sharpness), Softmax picks the nearest, a second Linear
+    turns it into its label. It classifies the digits it stores perfectly."""
+    templates = pixels.reshape(len(pixels), -1).astype(np.float64) / 255.0
+    sharpness = 20.0
+    first = {"1/weight": (sharpness * templates.T).astype(np.float32),
+             "1/bias": (-sharpness * 0.5 * (templates ** 2).sum(axis=1)).astype(np.float32)}
+    second = {"3/weight": np.eye(10, dtype=np.float32)[labels], "3/bias": np.zeros(10, np.float32)}
+    spec = architecture([FLATTEN, linear(784, len(pixels)),
+                         {"type": "Softmax", "config": {"axis": -1}}, linear(len(pixels), 10)])
+    return write_model(path, spec, **first, **second)
+
+
+def nearest_neighbour_accuracy(stored: np.ndarray, labels: np.ndarray, queries: np.ndarray,
+                               answers: np.ndarray) -> float:
+    a = stored.reshape(len(stored), -1) / 255.0
+    b = queries.reshape(len(queries), -1) / 255.0
+    distances = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None, :]
+    return float(np.mean(labels[distances.argmin(axis=1)] == answers))
+
+
+def test_memorising_the_shipped_digits_buys_nothing_on_a_held_out_test_set(tmp_path):
+    with np.load(TINYDIGITS, allow_pickle=False) as digits:
+        x_test, y_test = digits["x_test"], digits["y_test"]
+        held_x, held_y = digits["x_train"][:1000], digits["y_train"][:1000]
+    np.savez(tmp_path / "instructor.npz", x_test=held_x, y_test=held_y)
+    memorising_model(tmp_path / "parrot.npz", x_test, y_test)
+    submitted = olympics(tmp_path, "submit", "parrot.npz", "--name", "parrot")
+    assert submitted.returncode == 0, submitted.stderr
+    assert json.loads((tmp_path / "parrot.json").read_text())["claims"]["accuracy"] == 1.0, "it memorised"
+
+    result = olympics(tmp_path, "verify", "parrot.json", "--test-set", "instructor.npz",
+                      "--leaderboard", "board.json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads((tmp_path / "board.json").read_text())
+    entry = board["entries"][0]
+    expected = nearest_neighbour_accuracy(x_test, y_test, held_x, held_y)
+    assert entry["accuracy"] == pytest.approx(expected, abs=0.002) and entry["accuracy"] < 0.95
+    assert entry["test_set_sha256"] == board["environment"]["test_set_sha256"] != SHIPPED_TEST_SET_SHA256
+
+    mixed = olympics(tmp_path, "verify", "parrot.json", "--leaderboard", "board.json")
+    assert "another machine or test set" in one_error_line(mixed), "a board keeps one test set"
+
+
+def test_a_malformed_test_set_is_one_line(tmp_path):
+    np.savez(tmp_path / "labels.npz", x_test=np.zeros((3, 28, 28), np.uint8), y_test=np.array([1, 2, 11]))
+    np.savez(tmp_path / "pixels.npz", x_test=np.zeros((3, 28, 28), np.float32), y_test=np.array([1, 2, 3]))
+    for name, field in (("labels.npz", "'y_test'"), ("pixels.npz", "'x_test'")):
+        line = one_error_line(olympics(tmp_path, "verify", "x.json", "--test-set", name))
+        assert name in line and field in line, line
+
+
+# -- BLAS threads --------------------------------------------------------------------------
+
+def test_the_command_pins_the_blas_to_one_thread(tmp_path):
+    write_model(tmp_path / "ada.npz", architecture([FLATTEN, linear(784, 10)]), **honest_arrays())
+    assert olympics(tmp_path, "submit", "ada.npz", "--name", "ada", pinned=False).returncode == 0
+    result = olympics(tmp_path, "verify", "ada.json", "--leaderboard", "board.json", pinned=False)
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads((tmp_path / "board.json").read_text())["environment"]["blas_thread_env"]
+    assert recorded == dict.fromkeys(BLAS_THREAD_VARIABLES, "1")
+
+    in_process = ("import os, sys\n"
+                  "for name in sys.argv[1:]: os.environ.pop(name, None)\n"
+                  "from tinytorch.systems.olympics import main\n"
+                  "sys.exit(main(['verify', 'ada.json']))")
+    refused = subprocess.run([sys.executable, "-c", in_process, *BLAS_THREAD_VARIABLES], cwd=tmp_path,
+                             env=environment(pinned=False), capture_output=True, text=True,
+                             timeout=TIMEOUT_SECONDS, check=False)
+    line = one_error_line(refused)
+    assert "one thread" in line and "OPENBLAS_NUM_THREADS=None" in line, line

@@ -1,0 +1,77 @@
+"""The Olympics' rules as constants: the events, the score, the file formats and the limits.
+
+One place for every number a classmate's machine must agree on. ``tinytorch.systems.olympics``
+explains them (its module docstring) and re-exports every name, so
+``from tinytorch.systems.olympics import MIN_ACCURACY`` works as before.
+
+The limits at the end are what a public leaderboard needs: every file a verifier reads was
+written by a stranger, and a 419-byte model file can declare a layer of 1.6 GB, a 2 MB zip a
+member of 4 GB, a JSON text a nesting 100,000 deep. Each limit is checked from what a file
+*declares* (a zip directory, an array header, a layer's configuration) before anything is
+allocated, and is generous for the competition: the 100 kB baseline model is 300 times
+smaller than the largest model file allowed.
+"""
+
+from __future__ import annotations
+
+import re
+
+RULES_VERSION = 1
+PIXEL_SCALE = 255.0               # inputs are x_test[:, None] / 255.0, float32
+INPUT_SHAPE = (1, 28, 28)         # one image: (channels, height, width)
+NUM_CLASSES = 10
+EVAL_BATCH_SIZE = 100             # accuracy and offline throughput run in batches of 100
+LATENCY_QUERIES = 200             # single-stream latency: the first 200 test images
+LATENCY_WARMUP = 10               # untimed queries (and batches) before timing
+OFFLINE_REPEATS = 5               # timed passes over the 1,000 images
+MIN_ACCURACY = 0.90               # to be ranked in any event but accuracy
+ERROR_FLOOR = 0.0005              # half a test image: a perfect model's error for the score
+BASELINE_ERROR = 0.05             # the baseline scores 0: 95 % accurate,
+BASELINE_LATENCY_SECONDS = 1e-4   # 100 microseconds per image,
+BASELINE_MODEL_BYTES = 100_000    # a 100 kB file
+WEIGHT_ACCURACY = 2.0             # points per halving of the error
+WEIGHT_LATENCY = 1.0              # points per halving of the latency
+WEIGHT_BYTES = 1.0                # points per halving of the file
+
+# event -> (Entry attribute, True if higher is better)
+EVENTS: dict[str, tuple[str, bool]] = {
+    "combined": ("combined", True),
+    "accuracy": ("accuracy", True),
+    "latency": ("latency_seconds", False),
+    "throughput": ("throughput", True),
+    "bytes": ("model_bytes", False),
+}
+# Environment entries (kata 19) that must agree before latencies can be ranked together.
+MACHINE_KEYS = ("cpu_model", "cpu_count", "python", "numpy", "blas", "blas_thread_env",
+                "blas_threads_in_use")
+# The environment entry naming the test set a board's accuracies were measured on: two
+# boards measured on different test sets cannot be ranked together either.
+TEST_SET_KEY = "test_set_sha256"
+# checkpoint_digest of the shipped test split, {"x_test": uint8 pixels, "y_test": int64 labels}.
+SHIPPED_TEST_SET_SHA256 = "335c60423c74054539f034ee88b28aec9fbaff888ab9d147dafd9e7344938416"
+
+MODEL_FORMAT = "tinytorch-olympics-model"
+MODEL_VERSION = 1
+SPEC_KEY = "architecture"
+SUBMISSION_SCHEMA = "tinytorch-olympics-submission"
+SUBMISSION_VERSION = 1
+LEADERBOARD_SCHEMA = "tinytorch-olympics-leaderboard"
+LEADERBOARD_VERSION = 2           # 2: every entry names the test set it was verified on
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@ -]{0,63}")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+# -- limits on files from strangers ------------------------------------------------------
+
+MIB = 2 ** 20
+MAX_MODEL_FILE_BYTES = 32 * MIB         # a model file on disk, and its arrays unpacked
+MAX_TEST_SET_BYTES = 16 * MIB           # a test set's x_test and y_test unpacked (20,000 digits)
+MAX_ARCHIVE_MEMBERS = 1024              # arrays in one .npz (a model has ~6 per layer)
+MAX_ARCHITECTURE_CHARS = 65_536         # the architecture's JSON text
+MAX_SUBMISSION_BYTES = MIB              # a submission JSON file
+MAX_LEADERBOARD_BYTES = 64 * MIB        # a leaderboard JSON file (about 100,000 entries)
+MAX_JSON_DEPTH = 32                     # nested arrays and objects in any JSON text
+MAX_LAYERS = 256                        # layers in one architecture
+MAX_DIMENSION = 65_536                  # any size in a layer's config: features, channels, kernel...
+MAX_PARAMETERS = 2 ** 22                # numbers a model may hold: 16 MiB as float32
+MAX_VALUES_PER_IMAGE = 2 ** 17          # numbers a layer may make from one image (its output or
+#                                         a convolution's windows): 52 MiB per batch of 100 as float32
