@@ -8,6 +8,7 @@ on tiny scripts of their own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -298,3 +299,31 @@ def test_mlperf_2018_smoke_trains_the_1998_cnn_when_missing_and_measures_both_sy
     assert criteria["model bytes, baseline / optimized"]["threshold"] == 4.0
     assert criteria["single-stream speedup"]["threshold"] == 10.0
     assert criteria["optimized median latency"]["at_most"] is True
+
+
+def test_mlp_1986_on_mnist_reads_a_local_copy_and_never_downloads(tmp_path):
+    """``--data mnist`` on tiny IDX files in MNIST's format (tests/test_mnist.py writes them)."""
+    spec = importlib.util.spec_from_file_location("mnist_files", Path(__file__).with_name("test_mnist.py"))
+    mnist_files = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mnist_files)
+    mnist_files.write_fake_mnist(tmp_path / "mnist", n_train=64, n_test=30)
+    command = [str(MILESTONES / "03_mlp_1986.py"), "--smoke", "--impl", "reference", "--data", "mnist",
+               "--out", str(tmp_path / "o.json")]
+
+    refused = run_python(*command, "--mnist-dir", str(tmp_path / "mnist"))
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "is not the official train-images-idx3-ubyte" in refused.stderr
+    assert "--skip-checksum" in refused.stderr
+
+    result = run_python(*command, "--mnist-dir", str(tmp_path / "mnist"), "--skip-checksum")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))
+    check_common_fields(data, "03_mlp_1986")
+    assert data["results"]["data"] == "MNIST (not verified: --skip-checksum)"
+    assert (data["results"]["train_images"], data["results"]["test_images"]) == (64, 30)
+    assert data["criteria"][0]["threshold"] == 0.97
+
+    missing = run_python(*command, "--mnist-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 3
+    assert f"python -m tinytorch.data.mnist download --dir {tmp_path / 'nowhere'}" in missing.stderr
+    assert not (tmp_path / "nowhere").exists(), "the milestone never downloads"
