@@ -1,6 +1,8 @@
-"""Maintainer and instructor commands.
+"""Learner, maintainer and instructor commands.
 
-    python -m pytest_tinytorch stubs [--check]          regenerate tinytorch/ from reference/
+    python -m pytest_tinytorch doctor                   check Python, packages, BLAS and data
+    python -m pytest_tinytorch reset NN                 start kata NN over (your code is kept)
+    python -m pytest_tinytorch stubs [--check|--force]  regenerate tinytorch/ from reference/
     python -m pytest_tinytorch release OUT [--track T]  write a student template repository
 """
 
@@ -10,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import release, stubs, tracks
-from .manifest import Curriculum, ManifestError, load
+from . import doctor, release, reset, stubs, tracks
+from .manifest import Curriculum, Kata, ManifestError, load
 
 CHANGES = {"missing": "created", "extra": "removed", "differs": "updated"}
 
@@ -23,35 +25,90 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     stub_command = commands.add_parser(
         "stubs", help="regenerate tinytorch/ from reference/tinytorch/")
-    stub_command.add_argument("--check", action="store_true",
-                              help="only report whether tinytorch/ is up to date")
+    stub_mode = stub_command.add_mutually_exclusive_group()
+    stub_mode.add_argument("--check", action="store_true",
+                           help="only report whether tinytorch/ is up to date")
+    stub_mode.add_argument("--force", action="store_true",
+                           help="also replace files holding your code (copies are kept under "
+                                f"{stubs.BACKUPS}/)")
+    reset_command = commands.add_parser(
+        "reset", help="put one kata's modules back to their stubs (your code is kept in a copy) "
+                      "and withdraw progress from that kata on")
+    reset_command.add_argument("kata", help="the kata: 09, 9, 09_spatial or spatial")
+    commands.add_parser("doctor", help="check Python, the packages, BLAS, the data and the "
+                                       "repository; exit 1 when something required is missing")
     release_command = commands.add_parser(
         "release", help="write a student template repository (no solutions) into OUT_DIR")
     release_command.add_argument("out", type=Path, metavar="OUT_DIR")
     release_command.add_argument("--track", help="a track from katas/manifest.toml; its "
                                  "prebuilt katas ship solved and are not graded")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return doctor.main(args.root.resolve())
     try:
         curriculum = load(args.root.resolve())
         if args.command == "release":
             return _release(curriculum, args.out, args.track)
-        return _stubs(curriculum, args.check)
-    except (ManifestError, stubs.StubError, release.ReleaseError) as error:
+        if args.command == "reset":
+            return _reset(curriculum, curriculum.find(args.kata))
+        return _check_stubs(curriculum) if args.check else _write_stubs(curriculum, args.force)
+    except stubs.LearnerCodeError as error:
+        print(f"error: {error}\nTo replace them anyway, run `python -m pytest_tinytorch stubs "
+              f"--force`: it keeps a copy of each under {stubs.BACKUPS}/. To start one kata over, "
+              f"run `python -m pytest_tinytorch reset NN`.", file=sys.stderr)
+        return 1
+    except (ManifestError, stubs.StubError, release.ReleaseError, reset.ResetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def _stubs(curriculum: Curriculum, check: bool) -> int:
-    differences = stubs.compare(curriculum) if check else stubs.write(curriculum)
+def _check_stubs(curriculum: Curriculum) -> int:
+    differences = stubs.compare(curriculum)
     for difference in differences:
-        change = difference.problem if check else CHANGES[difference.problem]
-        print(f"{change:8} tinytorch/{difference.path}")
-    if check and differences:
+        print(f"{difference.problem:8} tinytorch/{difference.path}")
+    if differences:
         print("tinytorch/ is out of date: run `python -m pytest_tinytorch stubs`", file=sys.stderr)
         return 1
-    if not differences:
-        print("tinytorch/ matches reference/tinytorch/")
+    print("tinytorch/ matches reference/tinytorch/")
     return 0
+
+
+def _write_stubs(curriculum: Curriculum, force: bool) -> int:
+    written = stubs.write(curriculum, force=force)
+    for difference in written.changes:
+        print(f"{CHANGES[difference.problem]:8} tinytorch/{difference.path}")
+    if not written.changes:
+        print("tinytorch/ matches reference/tinytorch/")
+    if written.backup is not None:
+        print(f"your versions of the files replaced are kept in {_shown(curriculum, written.backup)}/")
+    return 0
+
+
+def _reset(curriculum: Curriculum, kata: Kata) -> int:
+    outcome = reset.reset(curriculum, kata)
+    modules = ", ".join(f"tinytorch/{module}" for module in kata.modules)
+    if outcome.restored:
+        print(f"kata {kata.label}: {modules} {'is' if len(kata.modules) == 1 else 'are'} back to "
+              f"the start")
+    else:
+        print(f"kata {kata.label}: {modules} already {'is' if len(kata.modules) == 1 else 'are'} "
+              f"as at the start")
+    if outcome.backup is not None:
+        print(f"your code is kept in {_shown(curriculum, outcome.backup)}/tinytorch/")
+    if outcome.withdrawn:
+        print(f"progress withdrawn from kata {kata.id} on: {', '.join(outcome.withdrawn)} no longer "
+              f"count as passed")
+    else:
+        print(f"no pass was recorded from kata {kata.id} on")
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("run `pytest --next` to go on")
+    return 0
+
+
+def _shown(curriculum: Curriculum, path: Path) -> str:
+    """``path`` as the learner would type it from the repository root."""
+    return path.relative_to(curriculum.root).as_posix()
 
 
 def _release(curriculum: Curriculum, out: Path, track: str | None) -> int:

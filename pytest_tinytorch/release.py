@@ -22,7 +22,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import coursefiles, integrity, stubs
+from . import coursefiles, integrity, reset, stubs
 from .manifest import Curriculum, Kata
 from .tracks import Scope
 
@@ -52,6 +52,7 @@ def make(curriculum: Curriculum, scope: Scope, out: Path) -> list[Path]:
         elif source.exists():
             shutil.copy2(source, out / name)
     _write_stubs(curriculum, scope, out)
+    reset.write_shipped(out, curriculum.katas)  # what `reset` restores, having no reference/
     if scope.track:
         _set_track(out / "pyproject.toml", scope.track)
     (out / "README.md").write_text(student_readme(root / "README.md", scope), encoding="utf-8")

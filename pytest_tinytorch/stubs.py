@@ -6,28 +6,71 @@ signature and docstring (which stay: they are the specification). The stub keeps
 everything outside the regions and replaces each region with a ``raise
 NotImplementedError`` that names the function and the kata. Files without regions
 (helpers, loaders, data) are copied as they are.
+
+Writing the stubs never destroys a learner's work. A file of ``tinytorch/`` that ``stubs``
+would overwrite or remove is replaced only when it is a stub itself, that is when its bytes
+are either
+
+- the stub of the reference as committed at git ``HEAD`` (the stubs a clone starts with), or
+- the bytes ``stubs`` last wrote there on this machine (their sha256 is kept in
+  ``.tinytorch-stubs.json``, git-ignored, so a maintainer can regenerate again and again
+  while editing the reference).
+
+Any other content is the learner's: :func:`write` then changes nothing and raises
+:class:`LearnerCodeError` naming the files, unless forced, in which case it first copies
+them into a new folder ``.tinytorch-backups/<date>_<time>/tinytorch/``.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from .manifest import Curriculum
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB_MESSAGE = "not implemented yet"
+RECORD = ".tinytorch-stubs.json"  # sha256 of each file `stubs` last wrote, by path in tinytorch/
+RECORD_FORMAT = "tinytorch-stubs/1"
+BACKUPS = ".tinytorch-backups"
 
 
 class StubError(Exception):
-    """The reference's solution markers are malformed."""
+    """The stubs cannot be generated or written: malformed markers, no reference."""
+
+
+class LearnerCodeError(StubError):
+    """Writing the stubs would overwrite or remove files holding the learner's code."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        listed = "".join(f"\n  tinytorch/{path}" for path in paths)
+        super().__init__(f"these files hold your code (they are not generated stubs), so nothing "
+                         f"was changed:{listed}")
 
 
 @dataclass(frozen=True)
 class Difference:
     path: str
     problem: str  # "differs", "missing" or "extra"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write` did: the changes, and where the learner's replaced files were copied."""
+
+    changes: list[Difference]
+    backup: Path | None
 
 
 def stub_source(source: str, qualname_prefix: str, where: str) -> str:
@@ -98,23 +141,24 @@ def generate(curriculum: Curriculum) -> dict[str, bytes]:
                         f"solution is (the maintainers' repository, not a student release)")
     tree: dict[str, bytes] = {}
     for path in sorted(reference.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        relative = path.relative_to(reference).as_posix()
-        if path.suffix != ".py":
-            tree[relative] = path.read_bytes()
-            continue
-        source = path.read_text(encoding="utf-8")
-        kata = curriculum.kata_of_module(relative)
-        if kata is None:
-            if BEGIN in source:
-                raise StubError(f"reference/tinytorch/{relative} has solution regions but no kata "
-                                f"in katas/manifest.toml lists it under 'modules'")
-            tree[relative] = path.read_bytes()
-            continue
-        stub = stub_source(source, f"kata {kata.label}", f"reference/tinytorch/{relative}")
-        tree[relative] = stub.encode("utf-8")
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = path.relative_to(reference).as_posix()
+            tree[relative] = stub_file(curriculum, relative, path.read_bytes())
     return tree
+
+
+def stub_file(curriculum: Curriculum, relative: str, content: bytes) -> bytes:
+    """The stub of the reference file ``reference/tinytorch/<relative>`` holding ``content``."""
+    if not relative.endswith(".py"):
+        return content
+    source = content.decode("utf-8")
+    kata = curriculum.kata_of_module(relative)
+    if kata is None:
+        if BEGIN in source:
+            raise StubError(f"reference/tinytorch/{relative} has solution regions but no kata "
+                            f"in katas/manifest.toml lists it under 'modules'")
+        return content
+    return stub_source(source, f"kata {kata.label}", f"reference/tinytorch/{relative}").encode("utf-8")
 
 
 def compare(curriculum: Curriculum, expected: dict[str, bytes] | None = None) -> list[Difference]:
@@ -133,11 +177,20 @@ def compare(curriculum: Curriculum, expected: dict[str, bytes] | None = None) ->
     return sorted(differences, key=lambda d: d.path)
 
 
-def write(curriculum: Curriculum) -> list[Difference]:
-    """Rewrite ``tinytorch/`` from the reference; return what changed."""
+def write(curriculum: Curriculum, *, force: bool = False) -> Written:
+    """Rewrite ``tinytorch/`` from the reference; return what changed.
+
+    Raises :class:`LearnerCodeError`, having changed nothing, when a file to be overwritten or
+    removed holds the learner's code (see the module docstring); with ``force`` those files
+    are copied into a new backup folder first.
+    """
     target = curriculum.root / "tinytorch"
     expected = generate(curriculum)
     changes = compare(curriculum, expected)
+    learners = learners_files(curriculum, [c.path for c in changes if c.problem != "missing"])
+    if learners and not force:
+        raise LearnerCodeError(learners)
+    backup = back_up(curriculum.root, learners) if learners else None
     for change in changes:
         path = target / change.path
         if change.problem == "extra":
@@ -148,4 +201,82 @@ def write(curriculum: Curriculum) -> list[Difference]:
     for folder in sorted(target.rglob("*"), reverse=True):
         if folder.is_dir() and folder.name != "__pycache__" and not any(folder.iterdir()):
             folder.rmdir()
-    return changes
+    _remember(curriculum.root, expected)
+    return Written(changes, backup)
+
+
+def learners_files(curriculum: Curriculum, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (in ``tinytorch/``) whose content is no stub ``stubs`` made or shipped."""
+    if not paths:
+        return []
+    target = curriculum.root / "tinytorch"
+    recorded = _recorded(curriculum.root)
+    committed = committed_stubs(curriculum)
+    learners = []
+    for path in paths:
+        content = (target / path).read_bytes()
+        if committed.get(path) != content and recorded.get(path) != _sha256(content):
+            learners.append(path)
+    return learners
+
+
+def committed_stubs(curriculum: Curriculum) -> dict[str, bytes]:
+    """The stubs of the reference as committed at git HEAD; empty without git or a commit."""
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD:./reference/tinytorch"],
+                                 cwd=curriculum.root, capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    tree = {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            file = tar.extractfile(member) if member.isfile() else None
+            if file is None or "__pycache__" in member.name.split("/"):
+                continue
+            try:
+                tree[member.name] = stub_file(curriculum, member.name, file.read())
+            except (StubError, UnicodeDecodeError, SyntaxError):
+                continue  # a committed file today's manifest cannot stub: no stub to match
+    return tree
+
+
+def back_up(root: Path, paths: Iterable[str]) -> Path:
+    """Copy ``tinytorch/<path>`` of each of ``paths`` into a new folder under ``.tinytorch-backups``.
+
+    The folder is named after the local date and time (``2025-03-01_14-05-09``, with ``-2``,
+    ``-3``... added when that name is taken); the copies keep their paths from the root.
+    """
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    for attempt in range(1, 1000):
+        folder = root / BACKUPS / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise StubError(f"{root / BACKUPS} has no free folder name for {stamp}")
+    for path in paths:
+        copy = folder / "tinytorch" / path
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / "tinytorch" / path, copy)
+    return folder
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _recorded(root: Path) -> dict[str, str]:
+    """The sha256 of what ``stubs`` last wrote, by path; empty when unknown or unreadable."""
+    try:
+        data = json.loads((root / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _remember(root: Path, tree: dict[str, bytes]) -> None:
+    record = {"format": RECORD_FORMAT, "files": {path: _sha256(content) for path, content in tree.items()}}
+    (root / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")

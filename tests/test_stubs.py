@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,9 +71,82 @@ def test_check_reports_drift_and_write_repairs_it(project):
     assert {(d.path, d.problem) for d in stubs.compare(curriculum)} == {
         ("__init__.py", "differs"), ("extra.py", "extra"), ("beta.py", "differs")}
     assert main(["--root", str(project.path), "stubs", "--check"]) == 1
-    assert main(["--root", str(project.path), "stubs"]) == 0
+    assert main(["--root", str(project.path), "stubs", "--force"]) == 0
     assert stubs.compare(curriculum) == []
     assert not (project.path / "tinytorch" / "extra.py").exists()
+
+
+def reference(project, module: str) -> str:
+    return (project.path / "reference" / "tinytorch" / module).read_text()
+
+
+def backups(project) -> list[Path]:
+    return sorted((project.path / stubs.BACKUPS).glob("*"))
+
+
+def test_stubs_refuse_to_overwrite_or_remove_the_learners_code(project, capsys):
+    """The miniature's stubs were written by `stubs`; then the learner solved 01 and added a file."""
+    project.write("tinytorch/__init__.py", 'WHICH = "reference"\n')  # back to the generated stub
+    project.solve("alpha.py")
+    project.write("tinytorch/helpers.py", "def mine():\n    return 1\n")
+    project.write("reference/tinytorch/beta.py", reference(project, "beta.py").replace("3 * x", "x * 3"))
+    stub_of_beta = (project.path / "tinytorch" / "beta.py").read_bytes()
+    assert main(["--root", str(project.path), "stubs"]) == 1
+    error = capsys.readouterr().err
+    assert "tinytorch/alpha.py" in error and "tinytorch/helpers.py" in error and "--force" in error
+    assert "tinytorch/beta.py" not in error
+    assert (project.path / "tinytorch" / "alpha.py").read_text() == reference(project, "alpha.py")
+    assert (project.path / "tinytorch" / "helpers.py").exists()
+    assert (project.path / "tinytorch" / "beta.py").read_bytes() == stub_of_beta, "nothing changes"
+    assert backups(project) == []
+
+
+def test_force_replaces_the_learners_code_and_keeps_a_copy(project, capsys):
+    project.solve("alpha.py")
+    project.write("tinytorch/helpers.py", "def mine():\n    return 1\n")
+    assert main(["--root", str(project.path), "stubs", "--force"]) == 0
+    [backup] = backups(project)
+    assert f"kept in {stubs.BACKUPS}/{backup.name}/" in capsys.readouterr().out
+    assert (backup / "tinytorch" / "alpha.py").read_text() == reference(project, "alpha.py")
+    assert (backup / "tinytorch" / "helpers.py").read_text() == "def mine():\n    return 1\n"
+    assert (backup / "tinytorch" / "__init__.py").read_text() == 'WHICH = "student"\n'
+    assert stubs.compare(load(project.path)) == []
+    project.solve("alpha.py")
+    assert main(["--root", str(project.path), "stubs", "--force"]) == 0
+    assert len(backups(project)) == 2, "a second copy never overwrites the first"
+
+
+def test_stubs_regenerate_files_they_wrote_last_time(project):
+    """A maintainer edits the reference twice and regenerates after each edit, without --force."""
+    project.write("tinytorch/__init__.py", 'WHICH = "reference"\n')
+    for edit in ("x * 3", "x + x + x"):
+        project.write("reference/tinytorch/beta.py", reference(project, "beta.py").replace("3 * x", edit)
+                      .replace("def triple(x):", f"def triple(x):\n    \"\"\"{edit}\"\"\""))
+        assert main(["--root", str(project.path), "stubs"]) == 0
+        assert edit in (project.path / "tinytorch" / "beta.py").read_text()
+    assert backups(project) == []
+
+
+def git(project, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                   cwd=project.path, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_fresh_clone_regenerates_the_committed_stubs_but_not_committed_learner_code(project, capsys):
+    """Without a record (a fresh clone), the stubs of the reference at git HEAD are stubs; a
+    learner's solution is theirs even once committed (the rule reads HEAD's reference, not
+    HEAD's tinytorch/)."""
+    project.write("tinytorch/__init__.py", 'WHICH = "reference"\n')
+    (project.path / stubs.RECORD).unlink()
+    git(project, "init", "-q")
+    project.solve("alpha.py")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "the learner's kata 01")
+    project.write("reference/tinytorch/beta.py", reference(project, "beta.py").replace("3 * x", "x * 3"))
+    assert stubs.learners_files(load(project.path), ["alpha.py", "beta.py"]) == ["alpha.py"]
+    assert main(["--root", str(project.path), "stubs"]) == 1
+    assert "tinytorch/alpha.py" in capsys.readouterr().err
 
 
 def test_a_module_with_regions_must_belong_to_a_kata(project):
