@@ -12,6 +12,8 @@ import os
 import numpy as np
 import pytest
 
+from pytest_tinytorch.measure import peak_bytes
+
 from tinytorch.core import LogSoftmax, ReLU, Tanh, Tensor, no_grad
 from tinytorch.data import Normalize
 from tinytorch.nn import (
@@ -220,3 +222,29 @@ def test_files_that_are_not_archives_of_plain_arrays_are_refused(tmp_path):
                           (pickled, "not a readable model file")):
         with pytest.raises(ValueError, match=problem):
             load_model(path)
+
+
+@pytest.mark.parametrize("layers, problem", [
+    # about 400 bytes on disk, 1.6 GB of weights once Linear(20000, 20000) is constructed
+    ([FLATTEN, LINEAR, {"type": "Linear", "config": {"in_features": 4, "out_features": 20000,
+                                                      "bias": True}},
+      {"type": "Linear", "config": {"in_features": 20000, "out_features": 20000, "bias": True}}],
+     r"layer 3 \(Linear\).*parameters"),
+    ([FLATTEN, {"type": "Linear", "config": {"in_features": 784, "out_features": 0, "bias": True}}],
+     r"layer 1 \(Linear\).*'out_features'"),
+    ([FLATTEN, {"type": "Linear", "config": {"in_features": 784, "out_features": 2.5, "bias": True}}],
+     r"layer 1 \(Linear\).*'out_features'"),
+])
+def test_what_the_architecture_declares_is_checked_before_anything_is_built(tmp_path, layers, problem):
+    path = tmp_path / "declares.npz"
+    write_npz(path, **{SPEC_KEY: architecture(layers)})
+    assert path.stat().st_size < 2000, "a small file (np.savez, uncompressed)"
+
+    def load():
+        with pytest.raises(ValueError, match=problem) as error:
+            load_model(path)
+        return error
+
+    error, peak = peak_bytes(load)
+    assert str(path) in str(error.value)
+    assert peak < 2 ** 20, f"{peak:,} bytes allocated to refuse a file of {path.stat().st_size} bytes"

@@ -1,5 +1,11 @@
 """Kata 20: the Olympics, where optimized models compete under fixed rules.
 
+(This file holds every function the kata asks you to write, so it is longer than the
+others; what is given lives beside it: the rules as constants in ``olympics_rules``,
+reading strangers' files in ``olympics_files``, the layer registry and the architecture's
+checks in ``olympics_layers``, the command line in ``olympics_cli``. Every name is
+importable from here.)
+
 You have built a framework, trained models with it, and learned four ways to make them
 cheaper (quantization, compression, caching, acceleration) and one way to measure them
 honestly (benchmarking). The capstone puts them together: optimize a TinyDigits model, save
@@ -7,7 +13,9 @@ it to a file, submit it, and let a classmate's machine check your claims and ran
 
 **The events.** Every model is measured on the same held-out data, the 1,000 images of the
 TinyDigits test split (``load_tinydigits().x_test``, 100 per digit), which no model may
-train on. The input is fixed: ``x_test[:, None] / 255.0`` in float32, shape (N, 1, 28, 28);
+train on. Since everyone can see those digits, a model could store them; a class verifies
+on digits only the instructor holds (``verify --test-set``, :func:`verify_on`), and the
+shipped ones are for checking your own claims. The input is fixed: ``x_test[:, None] / 255.0`` in float32, shape (N, 1, 28, 28);
 an MLP starts with ``Flatten()``. Each model is judged in five events:
 
 =============  ==================================================  =============
@@ -61,7 +69,11 @@ and kata 15's QuantizedLinear and QuantizedConv2d with their int8 weights). A mo
 on normalized pixels keeps its normalization as its first step, ``Normalize(mean / 255,
 std / 255)`` in the units of the rules' input. Loading
 rebuilds each layer from its type and config and copies its arrays in, checking names and
-shapes (kata 03's ``load_state_dict``). Arrays keep their dtype in the file: int8 weights
+shapes (kata 03's ``load_state_dict``). A file comes from a stranger, so it is checked
+before anything is built: its zip directory and array headers against size limits, its
+JSON against a nesting limit, and what its architecture declares (a 419-byte file can ask
+for ``Linear(20000, 20000)``, 1.6 GB) against ``MAX_PARAMETERS`` and
+``MAX_VALUES_PER_IMAGE`` (``olympics_rules``). Arrays keep their dtype in the file: int8 weights
 take one byte each, float16 ones two, and zeros from pruning (kata 16) compress to almost
 nothing, so **model bytes** (the file's size on disk, what you would ship) reward all three.
 
@@ -88,15 +100,20 @@ event ranks every entrant's best entry for that event, with competition ranking 
 values share a rank: 1, 2, 2, 4). Latencies measured on different machines cannot be
 compared, so two leaderboards merge only if their environments (kata 19's
 ``capture_environment``) agree on ``MACHINE_KEYS``; otherwise verify the submissions again
-on one machine. The BLAS thread settings are among those keys: verify with one thread
-(``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``, as the katas run), so that a model is not
-ranked on how many cores its matrix products happened to get.
+on one machine (and on one test set: every entry names the digits it was counted on). The
+BLAS thread settings are among those keys: the command verifies with one thread (it sets
+``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and the others to 1 itself, as the katas
+run), so that a model is not ranked on how many cores its matrix products happened to get. An entry with an
+impossible figure (a latency of 0, an accuracy of NaN or 5.0, -1 bytes) is refused, never
+ranked; what a board can and cannot prove is in the kata's README.
 
-Command line::
+Command line (``olympics_cli``)::
 
     python -m tinytorch.systems.olympics submit MODEL.npz --name NAME [--out SUBMISSION.json]
     python -m tinytorch.systems.olympics verify SUBMISSION.json ... [--leaderboard BOARD.json]
-    python -m tinytorch.systems.olympics leaderboard BOARD.json ... [--event E] [--out MERGED.json]
+                                         [--test-set DIGITS.npz] [--event E]
+    python -m tinytorch.systems.olympics leaderboard BOARD.json ... [--models FOLDER ...]
+                                         [--test-set DIGITS.npz] [--event E] [--out MERGED.json]
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def submit_command(options: argparse.Namespace) -> int:
 def verify_command(options: argparse.Namespace) -> int:
     bench = rules_benchmark()
     require_one_blas_thread(bench.environment)
-    test_set = shipped_test_set() if options.test_set is None else load_test_set(options.test_set)
+    test_set = chosen_test_set(options.test_set)
     board = open_board(options.leaderboard, {**bench.environment, TEST_SET_KEY: test_set.sha256})
     rejected = 0
     for path in options.submissions:
@@ -192,12 +192,16 @@ def leaderboard_command(options: argparse.Namespace) -> int:
         board.merge(Leaderboard.load(path))
     refused = 0
     if options.models is not None:
-        test_set = shipped_test_set() if options.test_set is None else load_test_set(options.test_set)
-        board, refused = recheck(board, options.models, test_set)
+        board, refused = recheck(board, options.models, chosen_test_set(options.test_set))
     if options.out is not None:
         board.save(options.out)
     print(board.table(options.event))
     return 1 if refused else 0
+
+
+def chosen_test_set(path: Path | None) -> HeldOutSet:
+    """``--test-set PATH``'s digits, or the shipped ones without it."""
+    return shipped_test_set() if path is None else load_test_set(path)
 
 
 def format_score(claims: Claims) -> str:
