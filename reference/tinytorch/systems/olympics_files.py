@@ -193,17 +193,13 @@ def read_archive(path: str | Path, what: str, max_bytes: int, texts: dict[str, i
         try:
             archive = zipfile.ZipFile(file)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-            raise _unreadable(path, what, error) from None
+            raise ValueError(f"{path}: not a readable {what} ({type(error).__name__}: {error})") from None
         with archive:
             members = _choose_members(archive, path, what, max_bytes, only)
             headers = {key: _read_header(archive, info, key, path, what, texts)
                        for key, info in members.items()}
             return {key: _read_data(archive, members[key], headers[key], key, path, what)
                     for key in members}
-
-
-def _unreadable(path: Path, what: str, error: BaseException) -> ValueError:
-    return ValueError(f"{path}: not a readable {what} ({type(error).__name__}: {error})")
 
 
 def _check_end_record(file: BinaryIO, path: Path, what: str) -> None:
