@@ -91,13 +91,14 @@ def _reset(curriculum: Curriculum, kata: Kata) -> int:
         print(f"kata {kata.label}: {modules} {'is' if len(kata.modules) == 1 else 'are'} back to "
               f"the start")
     else:
-        print(f"kata {kata.label}: {modules} already {'is' if len(kata.modules) == 1 else 'are'} "
+        print(f"kata {kata.label}: {modules} {'was' if len(kata.modules) == 1 else 'were'} already "
               f"as at the start")
     if outcome.backup is not None:
         print(f"your code is kept in {_shown(curriculum, outcome.backup)}/tinytorch/")
     if outcome.withdrawn:
-        print(f"progress withdrawn from kata {kata.id} on: {', '.join(outcome.withdrawn)} no longer "
-              f"count as passed")
+        many = len(outcome.withdrawn) > 1
+        print(f"withdrawn from your progress: the pass{'es' if many else ''} of kata{'s' if many else ''} "
+              f"{', '.join(outcome.withdrawn)}")
     else:
         print(f"no pass was recorded from kata {kata.id} on")
     for warning in outcome.warnings:
