@@ -184,8 +184,8 @@ def _data(root: Path) -> list[Check]:
         _data_set("MNIST", lambda: loader("mnist", "load_mnist")(),
                   lambda d: f"{len(d.x_train):,} + {len(d.x_test):,} digits in "
                             f"{loader('mnist', 'default_mnist_dir')()}, md5 verified",
-                  missing="not downloaded; only needed to rebuild TinyDigits: "
-                          "`python -m tinytorch.data.mnist download`"),
+                  missing="not downloaded; only `milestones/03_mlp_1986.py --data mnist` needs it: "
+                          "`python -m tinytorch.data.mnist download` (11 MB)"),
         _data_set("CIFAR-10", lambda: loader("cifar10", "load_cifar10")(),
                   lambda d: f"{len(d.x_train):,} + {len(d.x_test):,} images in "
                             f"{loader('cifar10', 'default_cifar10_dir')()}, md5 verified",

@@ -43,10 +43,20 @@ def test_every_check_is_one_line_and_this_repository_is_ready(tmp_path):
     assert lines["TinyDigits"].startswith("ok") and "5,000 + 1,000 digits" in lines["TinyDigits"]
     assert lines["TinyTalks"].startswith("ok") and "sha256 verified" in lines["TinyTalks"]
     assert lines["MNIST"].startswith("optional") and "python -m tinytorch.data.mnist download" in lines["MNIST"]
+    assert "--data mnist" in lines["MNIST"]
     assert lines["CIFAR-10"].startswith("optional") and "--data cifar10" in lines["CIFAR-10"]
     assert "1 thread (no *_NUM_THREADS is set)" in lines["BLAS"]
     assert f"{ROOT} is writable" in lines["repository root"]
     assert not list(ROOT.glob(".tinytorch-doctor-*")), "the doctor leaves nothing behind"
+
+
+def test_a_damaged_optional_data_set_is_named_but_does_not_fail_the_doctor(tmp_path):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / "mnist").mkdir(exist_ok=True)
+        (tmp_path / "mnist" / name).write_bytes(b"\x00\x00\x08\x01" + bytes(4))
+    status, lines, _ = run_doctor(ROOT, tmp_path)
+    assert lines["MNIST"].startswith("optional MNIST: ChecksumError: ")
+    assert "download MNIST again" in lines["MNIST"] and status == 0
 
 
 def test_the_blas_line_shows_the_learners_own_thread_setting(tmp_path):
