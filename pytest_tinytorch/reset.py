@@ -21,7 +21,7 @@ Where the starting files come from:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def reset(curriculum: Curriculum, kata: Kata) -> Outcome:
     return Outcome(changed, backup, withdrawn, warnings)
 
 
-def starting_files(curriculum: Curriculum, modules: Iterable[str]) -> dict[str, bytes]:
+def starting_files(curriculum: Curriculum, modules: Sequence[str]) -> dict[str, bytes]:
     """The content each of ``modules`` (paths in ``tinytorch/``) had when the learner began."""
     reference = curriculum.root / "reference" / "tinytorch"
     if reference.is_dir():
@@ -71,7 +71,6 @@ def starting_files(curriculum: Curriculum, modules: Iterable[str]) -> dict[str, 
             raise ResetError(f"reference/tinytorch/{missing[0]} does not exist: the manifest lists a "
                              f"module the reference lacks")
         return {m: stubs.stub_file(curriculum, m, (reference / m).read_bytes()) for m in modules}
-    modules = list(modules)
     shipped = _read_shipped(curriculum.root, modules)
     missing = [m for m in modules if m not in shipped]
     if missing:
@@ -90,7 +89,7 @@ def write_shipped(root: Path, katas: Iterable[Kata]) -> Path:
     return path
 
 
-def _read_shipped(root: Path, modules: list[str]) -> dict[str, bytes]:
+def _read_shipped(root: Path, modules: Sequence[str]) -> dict[str, bytes]:
     path = root / SHIPPED
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -104,7 +103,7 @@ def _read_shipped(root: Path, modules: list[str]) -> dict[str, bytes]:
         raise ResetError(f"{SHIPPED.as_posix()} cannot be read ({error}); {_from_git(modules)}") from None
 
 
-def _from_git(modules: list[str]) -> str:
+def _from_git(modules: Sequence[str]) -> str:
     """How to restore ``modules`` by hand in a git clone of the release."""
     return (f"in a git clone of the release, `git log --reverse` shows its first commit and "
             f"`git checkout <that commit> -- {' '.join(f'tinytorch/{m}' for m in modules)}` "
