@@ -106,8 +106,8 @@ def test_a_batch_mismatch_in_matmul_names_both_shapes():
 
 def test_equality_with_none_is_false_as_in_python_and_pytorch():
     t = Tensor([1.0, 2.0])
-    assert (t == None) is False  # noqa: E711 (the point of the test)
-    assert (t != None) is True  # noqa: E711
+    assert (t == None) is False
+    assert (t != None) is True
     assert (t == "two") is False
     assert t not in [None, "two"]
     np.testing.assert_array_equal((t == Tensor([1.0, 3.0])).numpy(), [True, False])

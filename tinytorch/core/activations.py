@@ -14,6 +14,12 @@ Numerical stability is the theme of this kata. ``exp`` overflows float32 above a
 for the large values real networks produce. Each docstring below says how to avoid that.
 Float32 inputs give float32 outputs: use Python floats (not NumPy float64 scalars) for
 constants, so NumPy keeps the input's dtype.
+
+float16, one rule for every activation: compute in ``compute_dtype(x.dtype)`` (float32
+for float16, the dtype itself otherwise) and return ``cast_back(result, x.dtype)``, the
+input's dtype. float16 ends at 65504: GELU's ``x**3`` overflows from x = 41, and a
+softmax over more than 65504 equal scores sums to inf. ReLU, Sigmoid and Tanh need no
+widening (their intermediate values stay within the input's range or in [0, 1]).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, cast_back, compute_dtype
 
 GELU_COEFFICIENT = 0.044715
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -84,7 +90,8 @@ class GELU(Activation):
         0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))
 
     The constants are ``SQRT_2_OVER_PI`` and ``GELU_COEFFICIENT`` above. Unlike ReLU it is
-    smooth, and slightly negative for small negative ``x``.
+    smooth, and slightly negative for small negative ``x``. float16: compute in
+    ``compute_dtype`` (see the module), so ``x**3`` cannot overflow.
     """
 
     def forward(self, x: Tensor) -> Tensor:
@@ -102,6 +109,11 @@ class Softmax(Activation):
     when the same constant is subtracted from every score of a slice (it cancels between
     numerator and denominator), so subtract each slice's maximum first (``keepdims=True``
     keeps the axis so it broadcasts back). The largest exponent is then exactly 0.
+
+    A slice of only ``-inf`` scores (everything masked out) has no probabilities to share:
+    it comes out all zeros, as in ``masked_softmax`` (kata 12), not NaN. Its maximum is
+    ``-inf``: subtract 0 there instead (``exp(-inf)`` is 0), and divide its zero sum by 1.
+    float16 is computed in ``compute_dtype`` (see the module).
     """
 
     def __init__(self, axis: int = -1) -> None:
@@ -123,6 +135,10 @@ class LogSoftmax(Activation):
 
     The sum is at least 1 (the maximum contributes exp(0)), so the log is always finite.
     Cross-entropy (kata 04) is built on this identity.
+
+    A slice of only ``-inf`` scores gives ``-inf`` everywhere (the log of Softmax's zeros),
+    without a warning: shift it by 0 and take the log of 1 instead of its zero sum.
+    float16 is computed in ``compute_dtype`` (see the module).
     """
 
     def __init__(self, axis: int = -1) -> None:
@@ -130,3 +146,14 @@ class LogSoftmax(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("LogSoftmax.forward: not implemented yet (kata 02 Activations)")
+
+
+def shift_by_max(x: Tensor, axis: int) -> np.ndarray:
+    """``x`` minus its maximum along ``axis`` (kept with ``keepdims=True``), in
+    ``compute_dtype(x.dtype)``: the first step of Softmax and LogSoftmax.
+
+    Every slice then has a largest value of exactly 0, so ``exp`` cannot overflow. A slice
+    whose maximum is ``-inf`` (only ``-inf`` scores) is shifted by 0 instead, since
+    ``-inf - (-inf)`` is NaN: ``np.where`` on the maxima.
+    """
+    raise NotImplementedError("shift_by_max: not implemented yet (kata 02 Activations)")

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .activations import GELU_COEFFICIENT, SQRT_2_OVER_PI
-from .tensor import Tensor
+from .tensor import Tensor, cast_back, compute_dtype
 
 Axis = int | tuple[int, ...] | None
 Gradients = tuple[np.ndarray | None, ...]
@@ -359,6 +359,10 @@ class GELUBackward(Function):
 
     Product rule, with ``c = SQRT_2_OVER_PI`` and ``k = GELU_COEFFICIENT``:
     ``0.5 (1 + tanh u) + 0.5 x (1 - tanh(u)**2) c (1 + 3 k x**2)``.
+
+    float16, as in kata 02: compute in ``compute_dtype(x.dtype)`` and return
+    ``cast_back(gradient, x.dtype)`` (in float16, ``x**2`` at 1e4 is inf, and ``0 * inf``
+    is NaN).
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:
@@ -421,7 +425,9 @@ class BCELossBackward(Function):
     ``-(t log p + (1 - t) log(1 - p))`` gives ``(p - t) / (p (1 - p)) / n`` for ``p`` and
     ``log((1 - p) / p) / n`` for ``t``. The forward clips ``p`` to ``[BCE_EPSILON,
     1 - BCE_EPSILON]`` in float64 (kata 04): use the same clipped ``p``, so the gradient of
-    a confident mistake is large but finite.
+    a confident mistake is large but finite, and return the prediction's gradient with
+    ``cast_back(gradient, prediction.dtype)``: in float16 the largest, about 1e7 / n, is
+    clipped to 65504 instead of becoming inf.
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:

@@ -8,14 +8,20 @@ returns a NEW Tensor of the prediction's (floating-point) dtype; calling the obj
 
 The rule of this kata: a loss never returns ``inf`` or ``nan``, whatever the model outputs.
 One ``nan`` in a loss poisons every weight at the next update, so each docstring shows the
-formulation that stays finite. Bad inputs get errors that name the shapes and values.
+formulation that stays finite. Bad inputs get errors that name the shapes and values, and
+an empty batch is refused (the mean of nothing is NaN).
+
+float16, the rule of kata 02: compute in ``compute_dtype(prediction.dtype)`` (float32 for
+float16: a squared error of 300 is 90000, beyond float16's 65504) and return
+``cast_back(loss, prediction.dtype)``, which clips a loss beyond float16's range to 65504
+rather than returning inf.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, cast_back, compute_dtype
 
 BCE_EPSILON = 1e-7
 
@@ -28,12 +34,22 @@ class Loss:
 
 
 def _require_same_shape(loss: Loss, prediction: Tensor, target: Tensor) -> None:
-    """Raise ``ValueError`` naming both shapes unless they are equal.
+    """Raise ``ValueError`` naming both shapes unless they are equal and not empty.
 
     Broadcasting is NOT allowed here: predictions of shape (N, 1) against targets of shape
-    (N,) would broadcast to (N, N) and give a wrong loss without any error.
+    (N,) would broadcast to (N, N) and give a wrong loss without any error. A prediction
+    with no elements (an empty batch) has no mean: a ``ValueError`` naming its shape.
     """
     raise NotImplementedError("_require_same_shape: not implemented yet (kata 04 Losses)")
+
+
+def _require_probabilities(loss: Loss, name: str, values: np.ndarray) -> None:
+    """Raise ``ValueError`` unless every value is in [0, 1]: NaN is not, and neither is
+    1.5. The message names the loss, ``name`` ("probabilities", "targets") and the first
+    few values outside. Write the test so that NaN fails it (``(v >= 0) & (v <= 1)`` is
+    False for NaN; ``v < 0`` is False too, and would let NaN through).
+    """
+    raise NotImplementedError("_require_probabilities: not implemented yet (kata 04 Losses)")
 
 
 class MSELoss(Loss):
@@ -64,6 +80,7 @@ class CrossEntropyLoss(Loss):
     Errors, each naming what is wrong:
 
     - ``ValueError`` if the logits are not 2-D, or the target's shape is not ``(N,)``;
+    - ``ValueError`` if there are no rows (N = 0): the mean over no samples is NaN;
     - ``TypeError`` if the target's dtype is not an integer type (class indices are not
       probabilities or one-hot vectors);
     - ``ValueError`` if a class index is outside ``[0, C)``, naming the bad values and C.
@@ -80,10 +97,11 @@ class BCELoss(Loss):
     prediction (p exactly 0 or 1) would take ``log(0) = -inf``: clip ``p`` to
     ``[BCE_EPSILON, 1 - BCE_EPSILON]`` first, so the largest possible loss per element is
     ``-log(BCE_EPSILON)`` (about 16.1). Clip in float64 (``1 - 1e-7`` is not representable
-    in float16), then cast the result to the prediction's dtype.
+    in float16), then ``cast_back`` the result to the prediction's dtype.
 
-    The shapes must be equal; probabilities outside [0, 1] raise ``ValueError`` naming
-    the range found (logits belong in ``BCEWithLogitsLoss``).
+    The shapes must be equal; probabilities or targets outside [0, 1], NaN included, raise
+    ``ValueError`` naming the values (``_require_probabilities``; logits belong in
+    ``BCEWithLogitsLoss``). A target of 1.5 would give a negative loss.
     """
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
@@ -101,7 +119,7 @@ class BCEWithLogitsLoss(Loss):
 
     (use ``np.log1p`` for the last term). Exact for every ``x``: a logit of 1000 with target
     0 costs 1000, not ``inf`` and not the clipped 16.1 of BCELoss. The result is the mean over
-    every element; the shapes must be equal.
+    every element; the shapes must be equal, and the targets in [0, 1] as for BCELoss.
     """
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ tokens ``0..t`` only, so one forward pass trains ``T`` next-token predictions at
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -196,8 +197,14 @@ class GPT(Module):
         independent: each row's tokens depend on that row only (and on the random draws).
 
         Runs in ``eval()`` mode (no dropout) and restores the previous mode afterwards, even
-        on error. ``rng`` as in ``Linear``: the same seed gives the same text. A prompt that
-        is not 2-D or is empty, or a negative ``max_new_tokens``, is a ``ValueError``.
+        on error. ``rng`` as in ``Linear``: the same seed gives the same text.
+
+        Checked before anything runs, each error naming the value: a prompt that is not 2-D
+        or is empty (``ValueError``); token ids that are not integers (``TypeError``: 2.7
+        is no token, and truncating it to 2 would hide the bug) or outside
+        ``[0, vocab_size)`` (``ValueError``); ``max_new_tokens`` that is not an integer
+        (``TypeError``) or is negative (``ValueError``). ``temperature`` and ``top_k`` are
+        checked by :func:`sample_next_token`.
         """
         raise NotImplementedError("GPT.generate: not implemented yet (kata 13 Transformers)")
 
@@ -211,7 +218,9 @@ def sample_next_token(logits: np.ndarray, temperature: float = 1.0, top_k: int |
        too). None, or ``top_k >= vocab``, keeps everything; ``top_k < 1`` is a
        ``ValueError``.
     2. ``temperature < GREEDY_TEMPERATURE`` (0 included): return the argmax of each row.
-       A negative temperature is a ``ValueError``.
+       The temperature must be a finite number >= 0: a negative, NaN or infinite one is a
+       ``ValueError`` (NaN would make every probability NaN and always pick token 0), one
+       that is not a number a ``TypeError``; so is a ``top_k`` that is not an integer.
     3. Otherwise sample from ``softmax(logits / temperature)``: temperatures below 1 sharpen
        the distribution, above 1 flatten it. Compute the softmax stably in float64, then
        sample all rows at once by inverting the cumulative sums: with ``c`` the cumulative

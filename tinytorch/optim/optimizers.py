@@ -32,17 +32,21 @@ Conventions, the same as PyTorch's:
 - A parameter whose ``.grad`` is None (it took no part in the loss) is skipped entirely:
   no update, no weight decay, no change to its state.
 - Every hyper-parameter is checked when the optimizer is built; a bad value raises
-  ``ValueError`` naming the hyper-parameter and the value.
+  ``ValueError`` naming the hyper-parameter and the value (``TypeError`` if it is not a
+  number at all: ``lr="0.1"`` or ``lr=None``). ``lr=inf`` or ``nan`` would turn every
+  weight into NaN at the first step: numbers must be finite.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..core import Tensor
+from ..core.tensor import compute_dtype
 
 State = dict[str, Any]
 
@@ -58,9 +62,10 @@ class Optimizer:
     Attributes every optimizer has:
 
     - ``params``: the list of parameters, in the order given.
-    - ``lr``: the learning rate (>= 0). A plain attribute: a learning-rate schedule changes it
-      between steps.
-    - ``weight_decay``: the weight-decay coefficient (>= 0); each optimizer says how it uses it.
+    - ``lr``: the learning rate, a finite number >= 0. A plain attribute: a learning-rate
+      schedule changes it between steps.
+    - ``weight_decay``: the weight-decay coefficient, a finite number >= 0; each optimizer
+      says how it uses it. Both are checked with :func:`require_hyperparameter`.
     - ``state``: one dict per parameter (``state[i]`` belongs to ``params[i]``), empty until
       that parameter's first update. Subclasses keep their buffers there.
 
@@ -101,6 +106,18 @@ class Optimizer:
         for Adam, once every parameter has been updated.
         """
         raise NotImplementedError("Optimizer.state_bytes: not implemented yet (kata 06 Optimizers)")
+
+
+def require_hyperparameter(name: str, value: Any) -> None:
+    """Check a hyper-parameter that must be a finite number >= 0 (``lr``, ``weight_decay``,
+    ``momentum``).
+
+    Not a number (a string, None, a bool): ``TypeError`` naming ``name``, the value and
+    its type; a Python or NumPy int or float that is negative, NaN or infinite:
+    ``ValueError`` naming ``name`` and the value. NaN fails every comparison, so test
+    ``math.isfinite`` rather than rely on ``value < 0``.
+    """
+    raise NotImplementedError("require_hyperparameter: not implemented yet (kata 06 Optimizers)")
 
 
 class SGD(Optimizer):
@@ -150,10 +167,16 @@ class Adam(Optimizer):
     one step m = 0.1 g). Dividing by ``1 - beta**t`` undoes exactly that, and the first step
     moves every weight by about ``lr``, whatever the scale of its gradient.
 
-    ``0 <= beta < 1`` for both betas, ``eps > 0``; they are kept as the attributes ``beta1``,
-    ``beta2`` and ``eps`` (with ``lr`` and ``weight_decay``). The state of a parameter is
-    ``state["step"]`` (its t, an int), ``state["m"]`` and ``state["v"]``: two arrays of the
-    parameter's shape and dtype.
+    ``0 <= beta < 1`` for both betas, ``eps`` finite and > 0; they are kept as the attributes
+    ``beta1``, ``beta2`` and ``eps`` (with ``lr`` and ``weight_decay``). The state of a
+    parameter is ``state["step"]`` (its t, an int), ``state["m"]`` and ``state["v"]``: two
+    arrays of the parameter's shape, in ``compute_dtype`` of its dtype (float32 for a float16
+    parameter, whose ``g**2`` overflows from g = 256; otherwise the parameter's dtype).
+
+    A gradient whose square ``v`` cannot hold (beyond ``sqrt`` of the largest float of the
+    state's dtype: about 1.8e19 in float32) or that is not finite would make ``v`` inf and
+    freeze the weight for good, without a word. :meth:`adam_step` refuses it instead, with
+    a ``FloatingPointError`` naming the largest gradient, before changing anything.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
@@ -166,7 +189,13 @@ class Adam(Optimizer):
         raise NotImplementedError("Adam.update: not implemented yet (kata 06 Optimizers)")
 
     def adam_step(self, data: np.ndarray, grad: np.ndarray, state: State) -> None:
-        """The moment updates, bias correction and step of the formula above, in place."""
+        """The moment updates, bias correction and step of the formula above, in place.
+
+        The moments are computed in ``compute_dtype(data.dtype)`` (the gradient too:
+        convert it first, or ``grad * grad`` overflows in float16). Check the gradient
+        before touching the state (see the class docstring): its largest magnitude must
+        be at most ``sqrt(np.finfo(dtype).max)``, a test NaN fails as well.
+        """
         raise NotImplementedError("Adam.adam_step: not implemented yet (kata 06 Optimizers)")
 
 

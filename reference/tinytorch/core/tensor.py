@@ -437,7 +437,7 @@ class Tensor:
         """
 
 
-def result_dtype(*operands: np.ndarray | bool | int | float) -> np.dtype:
+def result_dtype(*operands: np.ndarray | float) -> np.dtype:
     """The dtype of an operation on ``operands``, by PyTorch's rules (see the module).
 
     Each operand is a tensor's array or a scalar (a Python number or a NumPy scalar such
@@ -551,6 +551,7 @@ def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.n
     """
     # BEGIN SOLUTION
     left = tensor.data
+    right: Any  # an array, or a Python or NumPy number
     if isinstance(other, Tensor):
         right = other.data
     elif isinstance(other, SCALAR_TYPES):
@@ -568,3 +569,36 @@ def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.n
         dtype = DEFAULT_FLOAT
     return convert(left, dtype), convert(right, dtype)
     # END SOLUTION
+
+
+# -- float16: compute wider, answer in the input's dtype --------------------------------------
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype to compute in for inputs of ``dtype``: float32 for float16, else ``dtype``.
+
+    float16 ends at 65504, so the intermediate values of an activation, a loss or an
+    optimizer overflow long before the result does: ``x ** 3`` (GELU) from x = 41, a
+    squared error from 256, Adam's ``grad ** 2`` from 256. Activations, losses, their
+    gradients and Adam's moments compute float16 in float32, then hand back float16
+    with :func:`cast_back`.
+    """
+    return DEFAULT_FLOAT if dtype == np.float16 else np.dtype(dtype)
+
+
+def cast_back(values: Any, dtype: np.dtype) -> np.ndarray:
+    """``values``, computed in :func:`compute_dtype` (or wider), as an array of the input's
+    float ``dtype``.
+
+    A finite value beyond the range of ``dtype`` comes back as its largest finite value
+    (65504 for float16, with its sign) instead of inf: a loss or a gradient stays finite,
+    if clipped (the same promise as the clipping of ``BCELoss``). inf and NaN stay what
+    they were. For an input that is not a float (a loss of integer predictions), the
+    values come back as they are: casting a mean to int64 would truncate it.
+    """
+    values = np.asarray(values)
+    if values.dtype == dtype or dtype.kind != "f":
+        return values
+    if values.dtype.kind == "f" and np.finfo(values.dtype).max > np.finfo(dtype).max:
+        limit = np.finfo(dtype).max
+        values = np.where(np.isinf(values), values, np.clip(values, -limit, limit))
+    return values.astype(dtype)

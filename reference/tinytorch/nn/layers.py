@@ -228,6 +228,10 @@ class Linear(Module):
 
     ``rng`` is a ``np.random.Generator``, an integer seed or None (fresh randomness):
     ``np.random.default_rng(rng)`` accepts all three.
+
+    ``in_features`` and ``out_features`` must be positive integers (a NumPy integer is
+    fine): anything else that is not an integer (2.5, "4", None, True) is a ``TypeError``,
+    and an integer below 1 a ``ValueError``, each naming the argument and the value.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -236,6 +240,12 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         # BEGIN SOLUTION
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"Linear: {name} must be a positive integer, got {name}={value!r} "
+                                f"({type(value).__name__})")
+            if value < 1:
+                raise ValueError(f"Linear: {name} must be a positive integer, got {name}={value}")
         generator = np.random.default_rng(rng)
         bound = np.sqrt(6.0 / in_features)
         weight = generator.uniform(-bound, bound, size=(in_features, out_features))
@@ -245,6 +255,10 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x @ weight + bias`` for ``x`` of shape ``(..., in_features)``.
+
+        A NumPy array works too and gives a Tensor (``array @ weight`` is the weight's
+        ``__rmatmul__``, kata 01), of the dtype the promotion rules give (float64 for a
+        float64 array).
 
         If the last dimension of ``x`` is not ``in_features``, raise ``ValueError`` before
         multiplying, with a message that contains the input's shape and

@@ -63,15 +63,19 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 
 
 def require_images(shape: tuple[int, ...], who: str) -> None:
-    """Raise ``ValueError`` unless ``shape`` is 4-D, ``(N, C, H, W)``.
+    """Raise ``ValueError`` unless ``shape`` is 4-D, ``(N, C, H, W)``, with N >= 1.
 
     The message names ``who`` (the layer or function) and the shape it got: a single image
-    of shape (3, 32, 32) needs a batch axis, ``x.reshape(1, 3, 32, 32)``.
+    of shape (3, 32, 32) needs a batch axis, ``x.reshape(1, 3, 32, 32)``; an empty batch
+    (N = 0) is refused too, saying so (the im2col reshape would fail on it with NumPy's
+    "cannot reshape array of size 0").
     """
     # BEGIN SOLUTION
     if len(shape) != 4:
         raise ValueError(f"{who} expects a 4-D input {IMAGE_AXES}, got shape {tuple(shape)} "
                          f"({len(shape)}-D)")
+    if shape[0] == 0:
+        raise ValueError(f"{who} got an empty batch: input shape {tuple(shape)} has no images")
     # END SOLUTION
 
 

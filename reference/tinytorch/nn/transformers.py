@@ -28,6 +28,7 @@ tokens ``0..t`` only, so one forward pass trains ``T`` next-token predictions at
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -254,16 +255,31 @@ class GPT(Module):
         independent: each row's tokens depend on that row only (and on the random draws).
 
         Runs in ``eval()`` mode (no dropout) and restores the previous mode afterwards, even
-        on error. ``rng`` as in ``Linear``: the same seed gives the same text. A prompt that
-        is not 2-D or is empty, or a negative ``max_new_tokens``, is a ``ValueError``.
+        on error. ``rng`` as in ``Linear``: the same seed gives the same text.
+
+        Checked before anything runs, each error naming the value: a prompt that is not 2-D
+        or is empty (``ValueError``); token ids that are not integers (``TypeError``: 2.7
+        is no token, and truncating it to 2 would hide the bug) or outside
+        ``[0, vocab_size)`` (``ValueError``); ``max_new_tokens`` that is not an integer
+        (``TypeError``) or is negative (``ValueError``). ``temperature`` and ``top_k`` are
+        checked by :func:`sample_next_token`.
         """
         # BEGIN SOLUTION
-        tokens = np.asarray(idx.data if isinstance(idx, Tensor) else idx).astype(np.int64)
+        tokens = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
         if tokens.ndim != 2 or tokens.shape[1] == 0:
             raise ValueError(f"generate expects a non-empty prompt of shape (B, T), got shape "
                              f"{tokens.shape}")
+        if tokens.dtype.kind not in "iu":
+            raise TypeError(f"generate expects integer token ids, got a prompt of dtype {tokens.dtype}")
+        outside = tokens[(tokens < 0) | (tokens >= self.vocab_size)]
+        if outside.size:
+            raise ValueError(f"generate: token ids {outside[:5].tolist()} are out of range for a "
+                             f"vocabulary of {self.vocab_size} (valid: 0 to {self.vocab_size - 1})")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
+            raise TypeError(f"max_new_tokens must be an integer, got {max_new_tokens!r}")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        tokens = tokens.astype(np.int64)
         generator = np.random.default_rng(rng)
         was_training = self.training
         self.eval()
@@ -288,7 +304,9 @@ def sample_next_token(logits: np.ndarray, temperature: float = 1.0, top_k: int |
        too). None, or ``top_k >= vocab``, keeps everything; ``top_k < 1`` is a
        ``ValueError``.
     2. ``temperature < GREEDY_TEMPERATURE`` (0 included): return the argmax of each row.
-       A negative temperature is a ``ValueError``.
+       The temperature must be a finite number >= 0: a negative, NaN or infinite one is a
+       ``ValueError`` (NaN would make every probability NaN and always pick token 0), one
+       that is not a number a ``TypeError``; so is a ``top_k`` that is not an integer.
     3. Otherwise sample from ``softmax(logits / temperature)``: temperatures below 1 sharpen
        the distribution, above 1 flatten it. Compute the softmax stably in float64, then
        sample all rows at once by inverting the cumulative sums: with ``c`` the cumulative
@@ -297,10 +315,14 @@ def sample_next_token(logits: np.ndarray, temperature: float = 1.0, top_k: int |
        token of probability 0 is never chosen (its ``c`` equals the previous entry).
     """
     # BEGIN SOLUTION
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))):
+        raise TypeError(f"top_k must be None or an integer, got top_k={top_k!r}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be None or >= 1, got {top_k}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.integer, np.floating)):
+        raise TypeError(f"temperature must be a number, got temperature={temperature!r}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got temperature={temperature}")
     vocab = logits.shape[-1]
     if top_k is not None and top_k < vocab:
         kth_largest = np.partition(logits, vocab - top_k, axis=-1)[:, vocab - top_k:vocab - top_k + 1]

@@ -32,17 +32,21 @@ Conventions, the same as PyTorch's:
 - A parameter whose ``.grad`` is None (it took no part in the loss) is skipped entirely:
   no update, no weight decay, no change to its state.
 - Every hyper-parameter is checked when the optimizer is built; a bad value raises
-  ``ValueError`` naming the hyper-parameter and the value.
+  ``ValueError`` naming the hyper-parameter and the value (``TypeError`` if it is not a
+  number at all: ``lr="0.1"`` or ``lr=None``). ``lr=inf`` or ``nan`` would turn every
+  weight into NaN at the first step: numbers must be finite.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..core import Tensor
+from ..core.tensor import compute_dtype
 
 State = dict[str, Any]
 
@@ -58,9 +62,10 @@ class Optimizer:
     Attributes every optimizer has:
 
     - ``params``: the list of parameters, in the order given.
-    - ``lr``: the learning rate (>= 0). A plain attribute: a learning-rate schedule changes it
-      between steps.
-    - ``weight_decay``: the weight-decay coefficient (>= 0); each optimizer says how it uses it.
+    - ``lr``: the learning rate, a finite number >= 0. A plain attribute: a learning-rate
+      schedule changes it between steps.
+    - ``weight_decay``: the weight-decay coefficient, a finite number >= 0; each optimizer
+      says how it uses it. Both are checked with :func:`require_hyperparameter`.
     - ``state``: one dict per parameter (``state[i]`` belongs to ``params[i]``), empty until
       that parameter's first update. Subclasses keep their buffers there.
 
@@ -69,10 +74,8 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
         # BEGIN SOLUTION
-        if not lr >= 0:
-            raise ValueError(f"learning rate lr must be >= 0, got lr={lr}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got weight_decay={weight_decay}")
+        require_hyperparameter("lr", lr)
+        require_hyperparameter("weight_decay", weight_decay)
         self.params: list[Tensor] = list(params)
         if not self.params:
             raise ValueError("the optimizer got an empty list of parameters: "
@@ -133,6 +136,23 @@ class Optimizer:
         # END SOLUTION
 
 
+def require_hyperparameter(name: str, value: Any) -> None:
+    """Check a hyper-parameter that must be a finite number >= 0 (``lr``, ``weight_decay``,
+    ``momentum``).
+
+    Not a number (a string, None, a bool): ``TypeError`` naming ``name``, the value and
+    its type; a Python or NumPy int or float that is negative, NaN or infinite:
+    ``ValueError`` naming ``name`` and the value. NaN fails every comparison, so test
+    ``math.isfinite`` rather than rely on ``value < 0``.
+    """
+    # BEGIN SOLUTION
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {name}={value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {name}={value}")
+    # END SOLUTION
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum, Nesterov and weight decay.
 
@@ -158,8 +178,7 @@ class SGD(Optimizer):
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
         # BEGIN SOLUTION
         super().__init__(params, lr, weight_decay)
-        if not momentum >= 0:
-            raise ValueError(f"momentum must be >= 0, got momentum={momentum}")
+        require_hyperparameter("momentum", momentum)
         if nesterov and momentum == 0:
             raise ValueError(f"nesterov=True needs a momentum > 0, got momentum={momentum}")
         self.momentum = momentum
@@ -197,10 +216,16 @@ class Adam(Optimizer):
     one step m = 0.1 g). Dividing by ``1 - beta**t`` undoes exactly that, and the first step
     moves every weight by about ``lr``, whatever the scale of its gradient.
 
-    ``0 <= beta < 1`` for both betas, ``eps > 0``; they are kept as the attributes ``beta1``,
-    ``beta2`` and ``eps`` (with ``lr`` and ``weight_decay``). The state of a parameter is
-    ``state["step"]`` (its t, an int), ``state["m"]`` and ``state["v"]``: two arrays of the
-    parameter's shape and dtype.
+    ``0 <= beta < 1`` for both betas, ``eps`` finite and > 0; they are kept as the attributes
+    ``beta1``, ``beta2`` and ``eps`` (with ``lr`` and ``weight_decay``). The state of a
+    parameter is ``state["step"]`` (its t, an int), ``state["m"]`` and ``state["v"]``: two
+    arrays of the parameter's shape, in ``compute_dtype`` of its dtype (float32 for a float16
+    parameter, whose ``g**2`` overflows from g = 256; otherwise the parameter's dtype).
+
+    A gradient whose square ``v`` cannot hold (beyond ``sqrt`` of the largest float of the
+    state's dtype: about 1.8e19 in float32) or that is not finite would make ``v`` inf and
+    freeze the weight for good, without a word. :meth:`adam_step` refuses it instead, with
+    a ``FloatingPointError`` naming the largest gradient, before changing anything.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
@@ -211,7 +236,8 @@ class Adam(Optimizer):
         for index, beta in enumerate(betas):
             if not 0 <= beta < 1:
                 raise ValueError(f"betas[{index}] must be in [0, 1), got {beta}")
-        if not eps > 0:
+        require_hyperparameter("eps", eps)
+        if eps == 0:
             raise ValueError(f"eps must be > 0, got eps={eps}")
         self.beta1, self.beta2 = betas
         self.eps = eps
@@ -226,12 +252,26 @@ class Adam(Optimizer):
         # END SOLUTION
 
     def adam_step(self, data: np.ndarray, grad: np.ndarray, state: State) -> None:
-        """The moment updates, bias correction and step of the formula above, in place."""
+        """The moment updates, bias correction and step of the formula above, in place.
+
+        The moments are computed in ``compute_dtype(data.dtype)`` (the gradient too:
+        convert it first, or ``grad * grad`` overflows in float16). Check the gradient
+        before touching the state (see the class docstring): its largest magnitude must
+        be at most ``sqrt(np.finfo(dtype).max)``, a test NaN fails as well.
+        """
         # BEGIN SOLUTION
+        working = compute_dtype(data.dtype)
+        grad = grad.astype(working, copy=False)
+        largest = max(abs(grad.max(initial=0)), abs(grad.min(initial=0)))
+        if not largest <= math.sqrt(np.finfo(working).max):
+            raise FloatingPointError(
+                f"Adam: a gradient of magnitude {largest:.3g} (parameter of shape {data.shape}): its "
+                f"square overflows {working}, so the second moment would be inf; lower the "
+                f"learning rate or clip the gradients")
         if not state:
             state["step"] = 0
-            state["m"] = np.zeros_like(data)
-            state["v"] = np.zeros_like(data)
+            state["m"] = np.zeros(data.shape, dtype=working)
+            state["v"] = np.zeros(data.shape, dtype=working)
         state["step"] += 1
         t, m, v = state["step"], state["m"], state["v"]
         m *= self.beta1
