@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from .core.autograd import no_grad
 from .core.tensor import Tensor
 from .nn.layers import Module
 from .optim.optimizers import Optimizer
+from .untrusted import FileFormatError, check_fits, check_number, read_json_entry, read_npz
 
 Batch = tuple[Tensor, Tensor]
 LossFunction = Callable[[Tensor, Tensor], Tensor]
@@ -316,18 +316,26 @@ def load_checkpoint(path: str | Path, model: Module,
                     optimizer: Optimizer | None = None) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` saved into ``model`` (and ``optimizer``); return ``meta``.
 
-    Open with ``np.load(path, allow_pickle=False)``, and read every array while the file is
-    open. Everything is checked BEFORE anything is changed, so on any error the model and
-    the optimizer are exactly as they were. Each problem is a ``ValueError`` whose message
-    names the file and the problem:
+    A checkpoint is a file anyone can craft, so everything is checked BEFORE anything is
+    changed: on any error the model and the optimizer are exactly as they were, never half
+    loaded. The given helpers of ``tinytorch.untrusted`` do the reading and the checks of
+    single values; each problem is a ``ValueError`` whose message names the file and the
+    entry or field:
 
-    - the file cannot be read (truncated, damaged, or holding pickled objects, which
-      ``allow_pickle=False`` refuses): "truncated or corrupt", with NumPy's reason;
+    - ``read_npz(path)`` reads the arrays without pickle and refuses an empty, truncated or
+      damaged file ("truncated or corrupt"), a bare ``.npy``, pickled objects, and headers
+      that declare more bytes than the file holds or than a cap (nothing is allocated
+      before that check);
     - the metadata or the digest is missing, or the format is not ``CHECKPOINT_FORMAT``:
-      "not a TinyTorch checkpoint";
+      "not a TinyTorch checkpoint"; an entry that is none of metadata, digest,
+      ``MODEL_PREFIX`` or ``OPTIMIZER_PREFIX``: name it;
     - the digest does not match the arrays: "checksum mismatch" (modified after saving);
-    - an optimizer is given but the checkpoint has no optimizer state, or it was saved from
-      another optimizer class, or for a different number of parameters: say which;
+    - ``read_json_entry(path, METADATA_KEY, ...)`` gives the metadata as a dict (a list, or
+      text that is not JSON, is refused), and its ``"meta"`` must be a dict too;
+    - every model entry whose name the model has must fit its parameter or buffer:
+      ``check_fits`` (same shape; real, finite floats into floats: a complex or text bias,
+      or a NaN, is refused);
+    - with an optimizer, :func:`_optimizer_state` checks its part (see there);
     - the model's names or shapes do not match: ``model.load_state_dict`` (kata 03) already
       checks those and changes nothing when they fail, so call it after every other check.
 
@@ -338,7 +346,23 @@ def load_checkpoint(path: str | Path, model: Module,
     raise NotImplementedError("load_checkpoint: not implemented yet (kata 07 Training)")
 
 
-def _optimizer_state(path: str | Path, saved: dict[str, Any] | None, arrays: dict[str, np.ndarray],
-                     optimizer: Optimizer) -> list[dict[str, Any]]:
-    """The optimizer's state rebuilt from the checkpoint, after checking that it fits."""
+def _optimizer_state(path: str | Path, saved: Any, arrays: dict[str, np.ndarray],
+                     optimizer: Optimizer) -> tuple[float, list[dict[str, Any]]]:
+    """The optimizer's ``lr`` and state rebuilt from the checkpoint, after checking that they fit.
+
+    ``saved`` is the metadata's ``"optimizer"`` part. Refuse (``ValueError`` naming the
+    file and the field), before building anything:
+
+    - no optimizer state (``None``): "no optimizer state"; not a dict: say so;
+    - another optimizer class (``"type"``), or state for another number of parameters
+      (``"num_params"``, and the length of ``"scalars"``): name both;
+    - an ``lr`` or a scalar (Adam's ``step``) that is not a finite number ``>= 0``
+      (``check_number``): ``lr=NaN`` would make every weight NaN after one step;
+    - an ``OPTIMIZER_PREFIX`` entry that names no parameter (``optimizer/<i>/<key>`` with
+      ``i`` from 0 to ``num_params - 1``), or does not fit its parameter's array
+      (``check_fits``: a moment buffer has its parameter's shape and dtype);
+    - states of different kinds: every parameter's state that is not empty (a parameter
+      that never had a gradient has none) must have the same keys (scalars and arrays),
+      or the next step fails half-way through the parameters.
+    """
     raise NotImplementedError("_optimizer_state: not implemented yet (kata 07 Training)")

@@ -1,6 +1,13 @@
-"""Checkpoints: weights, optimizer state and metadata in an .npz, without pickle, checked on load."""
+"""Checkpoints: weights, optimizer state and metadata in an .npz, without pickle, checked on load.
+
+The last part loads files a forger made: the digest is right (anyone can recompute a
+SHA-256), the contents are hostile. Each is refused with an error that names the file and
+the entry or field, and the model and the optimizer stay exactly as they were.
+"""
 
 import json
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,9 +20,12 @@ from tinytorch.training import (
     METADATA_KEY,
     MODEL_PREFIX,
     Trainer,
+    checkpoint_digest,
     load_checkpoint,
     save_checkpoint,
 )
+
+MEMORY_BOUND_BYTES = 4 << 20  # what refusing a file may allocate, far below what it asks for
 
 
 @pytest.fixture
@@ -278,3 +288,140 @@ def test_metadata_that_is_not_json_is_refused_before_the_old_file_is_touched(tmp
     with pytest.raises(TypeError, match="JSON"):
         save_checkpoint(path, model, epoch=2, callback=print)
     assert load_checkpoint(path, make_mlp(seed=5)) == {"epoch": 1}
+
+
+# -- forged checkpoints: a valid digest over hostile contents ---------------------------------
+
+def forge(path, stored, **info_changes):
+    """Rewrite ``stored`` to ``path`` with the metadata changed and a digest that matches.
+
+    ``section="value"`` replaces a part of the metadata, ``section__field="value"`` a field
+    of one (``optimizer__lr=...``)."""
+    stored = {name: value for name, value in stored.items() if name != DIGEST_KEY}
+    if info_changes:
+        info = json.loads(str(stored[METADATA_KEY]))
+        for key, value in info_changes.items():
+            section, _, field = key.partition("__")
+            if field:
+                info[section][field] = value
+            else:
+                info[section] = value
+        stored[METADATA_KEY] = np.array(json.dumps(info))
+    stored[DIGEST_KEY] = np.array(checkpoint_digest(stored))
+    with open(path, "wb") as file:
+        np.savez(file, **stored)
+
+
+def load_refused(path, make_mlp, take_snapshot, field, with_optimizer=False):
+    """Load ``path`` into a fresh model (and a fresh Adam): expect a ValueError naming the
+    file and ``field``, and the model and the optimizer as they were. Returns the message."""
+    target = make_mlp(seed=5)
+    optimizer = Adam(target.parameters(), lr=0.5) if with_optimizer else None
+    before = take_snapshot(target)
+    with pytest.raises(ValueError) as error:
+        load_checkpoint(path, target, optimizer)
+    message = str(error.value)
+    assert str(path) in message, f"the error should name the file: {message}"
+    assert field in message, f"the error should name {field!r}: {message}"
+    assert_unchanged(target, before)
+    if optimizer is not None:
+        assert optimizer.lr == 0.5 and all(not state for state in optimizer.state)
+    return message
+
+
+def saved(tmp_path, trained, with_optimizer=False):
+    """A checkpoint of the trained model (with its Adam state) and the entries it holds."""
+    model, optimizer, _ = trained
+    path = tmp_path / "forged.ckpt"
+    save_checkpoint(path, model, optimizer if with_optimizer else None, epoch=2)
+    return path, entries(path)
+
+
+@pytest.mark.parametrize("bad, problem", [
+    (np.array([1 + 2j, 0, 0], dtype=np.complex64), "complex64"),
+    (np.array(["a", "b", "c"]), "<U1"),
+    (np.array([0.0, np.nan, 0.0], dtype=np.float32), "NaN"),
+    (np.array([0.0, 1e300, 0.0]), "range"),
+], ids=["complex", "text", "nan", "beyond-float32"])
+def test_a_forged_weight_is_refused_before_any_weight_changes(tmp_path, trained, make_mlp,
+                                                            take_snapshot, bad, problem):
+    path, stored = saved(tmp_path, trained)
+    # The LAST parameter: a loader that copies while it checks has overwritten the others.
+    stored[MODEL_PREFIX + "2.bias"] = bad
+    forge(path, stored)
+    assert problem in load_refused(path, make_mlp, take_snapshot, "model/2.bias")
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda stored: stored.update({METADATA_KEY: np.array('["tinytorch-checkpoint", 1]')}),
+     METADATA_KEY),
+    (lambda stored: stored.update({"payload": np.zeros(3)}), "payload"),
+], ids=["metadata-list", "stray-entry"])
+def test_entries_that_are_not_a_checkpoint_are_refused(tmp_path, trained, make_mlp, take_snapshot,
+                                                       edit, field):
+    path, stored = saved(tmp_path, trained)
+    edit(stored)
+    forge(path, stored)
+    load_refused(path, make_mlp, take_snapshot, field)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"meta": [1, 2]}, "meta"),
+    ({"optimizer": ["Adam"]}, "optimizer"),
+    ({"optimizer__scalars": [{"step": 8}] * 2}, "optimizer.scalars"),
+    ({"optimizer__scalars": [{"step": -1}] * 4}, "step"),
+    ({"optimizer__scalars": [{"step": float("nan")}] * 4}, "step"),
+], ids=["meta-list", "optimizer-list", "too-few-records", "negative-step", "nan-step"])
+def test_metadata_that_does_not_fit_is_refused(tmp_path, trained, make_mlp, take_snapshot,
+                                               changes, field):
+    path, stored = saved(tmp_path, trained, with_optimizer=True)
+    forge(path, stored, **changes)
+    load_refused(path, make_mlp, take_snapshot, field, with_optimizer=True)
+
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), -0.01, "0.01", None],
+                         ids=["nan", "inf", "negative", "text", "missing"])
+def test_a_learning_rate_that_is_not_a_finite_non_negative_number_is_refused(
+        tmp_path, trained, make_mlp, take_snapshot, lr):
+    path, stored = saved(tmp_path, trained, with_optimizer=True)
+    forge(path, stored, optimizer__lr=lr)
+    load_refused(path, make_mlp, take_snapshot, "lr", with_optimizer=True)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda stored: stored.update({"optimizer/0/m": np.zeros((3, 3), np.float32)}), "optimizer/0/m"),
+    (lambda stored: stored.update({"optimizer/3/v": stored["optimizer/3/v"].astype(np.complex64)}),
+     "optimizer/3/v"),
+    (lambda stored: stored.update({"optimizer/7/m": np.zeros(3, np.float32)}), "optimizer/7/m"),
+    (lambda stored: stored.update({"optimizer/x/m": np.zeros(3, np.float32)}), "optimizer/x/m"),
+    (lambda stored: stored.pop("optimizer/2/v"), "optimizer/2"),
+], ids=["wrong-shape", "complex", "no-such-parameter", "not-an-index", "missing-slot"])
+def test_optimizer_state_that_does_not_fit_is_refused_before_anything_changes(
+        tmp_path, trained, make_mlp, take_snapshot, edit, field):
+    path, stored = saved(tmp_path, trained, with_optimizer=True)
+    edit(stored)
+    forge(path, stored)
+    load_refused(path, make_mlp, take_snapshot, field, with_optimizer=True)
+
+
+def test_a_bare_npy_file_is_named_as_such(tmp_path, trained, make_mlp, take_snapshot):
+    model, _, _ = trained
+    path = tmp_path / "weights.npy"
+    np.save(path, model.parameters()[0].data)
+    load_refused(path, make_mlp, take_snapshot, ".npy")
+
+
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path, make_mlp, take_snapshot):
+    """A 300-byte file whose header asks for 40 GB: np.load would try to allocate them."""
+    path = tmp_path / "huge.ckpt"
+    header = {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}
+    with zipfile.ZipFile(path, "w") as archive, archive.open("model/0.weight.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, header)
+        member.write(b"\0" * 64)
+    tracemalloc.start()
+    try:
+        load_refused(path, make_mlp, take_snapshot, "model/0.weight")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY_BOUND_BYTES, f"refusing the file allocated {peak:,} bytes"

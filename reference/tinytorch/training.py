@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from .core.autograd import no_grad
 from .core.tensor import Tensor
 from .nn.layers import Module
 from .optim.optimizers import Optimizer
+from .untrusted import FileFormatError, check_fits, check_number, read_json_entry, read_npz
 
 Batch = tuple[Tensor, Tensor]
 LossFunction = Callable[[Tensor, Tensor], Tensor]
@@ -464,18 +464,26 @@ def load_checkpoint(path: str | Path, model: Module,
                     optimizer: Optimizer | None = None) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` saved into ``model`` (and ``optimizer``); return ``meta``.
 
-    Open with ``np.load(path, allow_pickle=False)``, and read every array while the file is
-    open. Everything is checked BEFORE anything is changed, so on any error the model and
-    the optimizer are exactly as they were. Each problem is a ``ValueError`` whose message
-    names the file and the problem:
+    A checkpoint is a file anyone can craft, so everything is checked BEFORE anything is
+    changed: on any error the model and the optimizer are exactly as they were, never half
+    loaded. The given helpers of ``tinytorch.untrusted`` do the reading and the checks of
+    single values; each problem is a ``ValueError`` whose message names the file and the
+    entry or field:
 
-    - the file cannot be read (truncated, damaged, or holding pickled objects, which
-      ``allow_pickle=False`` refuses): "truncated or corrupt", with NumPy's reason;
+    - ``read_npz(path)`` reads the arrays without pickle and refuses an empty, truncated or
+      damaged file ("truncated or corrupt"), a bare ``.npy``, pickled objects, and headers
+      that declare more bytes than the file holds or than a cap (nothing is allocated
+      before that check);
     - the metadata or the digest is missing, or the format is not ``CHECKPOINT_FORMAT``:
-      "not a TinyTorch checkpoint";
+      "not a TinyTorch checkpoint"; an entry that is none of metadata, digest,
+      ``MODEL_PREFIX`` or ``OPTIMIZER_PREFIX``: name it;
     - the digest does not match the arrays: "checksum mismatch" (modified after saving);
-    - an optimizer is given but the checkpoint has no optimizer state, or it was saved from
-      another optimizer class, or for a different number of parameters: say which;
+    - ``read_json_entry(path, METADATA_KEY, ...)`` gives the metadata as a dict (a list, or
+      text that is not JSON, is refused), and its ``"meta"`` must be a dict too;
+    - every model entry whose name the model has must fit its parameter or buffer:
+      ``check_fits`` (same shape; real, finite floats into floats: a complex or text bias,
+      or a NaN, is refused);
+    - with an optimizer, :func:`_optimizer_state` checks its part (see there);
     - the model's names or shapes do not match: ``model.load_state_dict`` (kata 03) already
       checks those and changes nothing when they fail, so call it after every other check.
 
@@ -484,57 +492,99 @@ def load_checkpoint(path: str | Path, model: Module,
     updates its buffers in place).
     """
     # BEGIN SOLUTION
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: truncated or corrupt checkpoint ({type(error).__name__}: "
-                         f"{error})") from None
+    arrays = read_npz(path)
     if METADATA_KEY not in arrays or DIGEST_KEY not in arrays:
         raise ValueError(f"{path}: not a TinyTorch checkpoint (no {METADATA_KEY!r} or "
                          f"{DIGEST_KEY!r} entry)")
     saved_digest = str(arrays.pop(DIGEST_KEY))
     if checkpoint_digest(arrays) != saved_digest:
         raise ValueError(f"{path}: checksum mismatch: the checkpoint was modified after it was saved")
-    info = json.loads(str(arrays.pop(METADATA_KEY)))
+    info = read_json_entry(path, METADATA_KEY, arrays.pop(METADATA_KEY))
     if info.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a TinyTorch checkpoint (format {info.get('format')!r})")
+    meta = info.get("meta")
+    if not isinstance(meta, dict):
+        raise FileFormatError(f"{path}: the metadata's 'meta' must be a dict, got {meta!r}")
+    stray = [name for name in arrays if not name.startswith((MODEL_PREFIX, OPTIMIZER_PREFIX))]
+    if stray:
+        raise ValueError(f"{path}: entries {stray} belong to no model or optimizer")
     model_state = {name[len(MODEL_PREFIX):]: array for name, array in arrays.items()
                    if name.startswith(MODEL_PREFIX)}
-    optimizer_state = None
+    targets = {name: parameter.data for name, parameter in model.named_parameters()}
+    targets.update(model.named_buffers())
+    for name, array in model_state.items():
+        if name in targets:
+            check_fits(path, MODEL_PREFIX + name, array, targets[name])
+    restored = None
     if optimizer is not None:
-        optimizer_state = _optimizer_state(path, info["optimizer"], arrays, optimizer)
+        restored = _optimizer_state(path, info.get("optimizer"), arrays, optimizer)
     try:
         model.load_state_dict(model_state)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-    if optimizer is not None:
-        optimizer.lr = info["optimizer"]["lr"]
-        optimizer.state = optimizer_state
-    return info["meta"]
+    if optimizer is not None and restored is not None:
+        optimizer.lr, optimizer.state = restored
+    return meta
     # END SOLUTION
 
 
-def _optimizer_state(path: str | Path, saved: dict[str, Any] | None, arrays: dict[str, np.ndarray],
-                     optimizer: Optimizer) -> list[dict[str, Any]]:
-    """The optimizer's state rebuilt from the checkpoint, after checking that it fits."""
+def _optimizer_state(path: str | Path, saved: Any, arrays: dict[str, np.ndarray],
+                     optimizer: Optimizer) -> tuple[float, list[dict[str, Any]]]:
+    """The optimizer's ``lr`` and state rebuilt from the checkpoint, after checking that they fit.
+
+    ``saved`` is the metadata's ``"optimizer"`` part. Refuse (``ValueError`` naming the
+    file and the field), before building anything:
+
+    - no optimizer state (``None``): "no optimizer state"; not a dict: say so;
+    - another optimizer class (``"type"``), or state for another number of parameters
+      (``"num_params"``, and the length of ``"scalars"``): name both;
+    - an ``lr`` or a scalar (Adam's ``step``) that is not a finite number ``>= 0``
+      (``check_number``): ``lr=NaN`` would make every weight NaN after one step;
+    - an ``OPTIMIZER_PREFIX`` entry that names no parameter (``optimizer/<i>/<key>`` with
+      ``i`` from 0 to ``num_params - 1``), or does not fit its parameter's array
+      (``check_fits``: a moment buffer has its parameter's shape and dtype);
+    - states of different kinds: every parameter's state that is not empty (a parameter
+      that never had a gradient has none) must have the same keys (scalars and arrays),
+      or the next step fails half-way through the parameters.
+    """
     # BEGIN SOLUTION
     if saved is None:
         raise ValueError(f"{path}: the checkpoint holds no optimizer state (it was saved without "
                          f"an optimizer)")
-    if saved["type"] != type(optimizer).__name__:
-        raise ValueError(f"{path}: the checkpoint holds {saved['type']} state, the optimizer is "
+    if not isinstance(saved, dict):
+        raise FileFormatError(f"{path}: the metadata's 'optimizer' must be a dict, got {saved!r}")
+    if saved.get("type") != type(optimizer).__name__:
+        raise ValueError(f"{path}: the checkpoint holds {saved.get('type')} state, the optimizer is "
                          f"{type(optimizer).__name__}")
-    if saved["num_params"] != len(optimizer.params):
-        raise ValueError(f"{path}: the checkpoint holds optimizer state for {saved['num_params']} "
-                         f"parameters, the optimizer has {len(optimizer.params)}")
-    state: list[dict[str, Any]] = [dict(plain) for plain in saved["scalars"]]
+    count = len(optimizer.params)
+    if saved.get("num_params") != count:
+        raise ValueError(f"{path}: the checkpoint holds optimizer state for "
+                         f"{saved.get('num_params')} parameters, the optimizer has {count}")
+    scalars = saved.get("scalars")
+    if not isinstance(scalars, list) or len(scalars) != count:
+        found = f"{len(scalars)} records" if isinstance(scalars, list) else repr(scalars)
+        raise FileFormatError(f"{path}: optimizer.scalars must be a list of {count} records, one "
+                              f"per parameter, got {found}")
+    lr = check_number(path, "optimizer.lr", saved.get("lr"))
+    state: list[dict[str, Any]] = []
+    for slot, plain in enumerate(scalars):
+        if not isinstance(plain, dict):
+            raise FileFormatError(f"{path}: optimizer.scalars[{slot}] must be a dict, got {plain!r}")
+        state.append({key: check_number(path, f"optimizer.scalars[{slot}].{key}", value)
+                      for key, value in plain.items()})
     for name, array in arrays.items():
         if not name.startswith(OPTIMIZER_PREFIX):
             continue
-        index, key = name[len(OPTIMIZER_PREFIX):].split("/", 1)
+        index, _, key = name[len(OPTIMIZER_PREFIX):].partition("/")
+        if not (index.isdecimal() and int(index) < count and key):
+            raise ValueError(f"{path}: entry {name!r} names no parameter of the optimizer "
+                             f"(optimizer/<0..{count - 1}>/<key>)")
+        check_fits(path, name, array, optimizer.params[int(index)].data)
         state[int(index)][key] = array
-    return state
+    filled = [(slot, sorted(entry)) for slot, entry in enumerate(state) if entry]
+    for slot, keys in filled[1:]:
+        if keys != filled[0][1]:
+            raise FileFormatError(f"{path}: optimizer/{slot} holds the state {keys}, but "
+                                  f"optimizer/{filled[0][0]} holds {filled[0][1]}")
+    return lr, state
     # END SOLUTION

@@ -85,7 +85,8 @@ from ..nn.losses import CrossEntropyLoss
 from ..nn.spatial import Conv2d
 from ..optim.optimizers import Optimizer
 from ..training import Batch, EpochStats, LossFunction, LRSchedule, Trainer
-from .quantization import QuantizedTensor, quantize_tensor
+from ..untrusted import MAX_NPZ_BYTES, FileFormatError, check_real, read_npz
+from .quantization import QMAX, QMIN, QuantizedTensor, quantize_tensor
 
 Masks = dict[str, np.ndarray]
 PrunableLayer = Linear | Conv2d
@@ -394,6 +395,12 @@ def stored_nbytes(stored: dict[str, StoredArray]) -> int:
     return sum(int(value.nbytes) for value in stored.values())
 
 
+SPARSE_PARTS = ("shape", "dtype", "bitmask", "values")
+QUANTIZATION_PARTS = ("scale", "zero_point")
+_POPCOUNT = np.array([byte.bit_count() for byte in range(256)], dtype=np.uint8)
+MAX_DIMENSIONS = 32  # the most NumPy 1.x arrays can have
+
+
 def save_compressed(path: str | Path, stored: dict[str, StoredArray]) -> int:
     """Write a stored state (:func:`compress_state_dict`) to ``path``; return the file's bytes.
 
@@ -402,9 +409,13 @@ def save_compressed(path: str | Path, stored: dict[str, StoredArray]) -> int:
     ``name/scale`` and ``name/zero_point`` when the values are int8); a dense entry is
     stored as it is. ``np.savez`` does not compress: the file holds the bytes the arrays
     hold, plus a small header per array, so its size is the honest size of the model.
+    A name holding "/" cannot be told apart from those parts: ``ValueError``, before
+    the file is opened.
     """
     arrays: dict[str, np.ndarray] = {}
     for name, value in stored.items():
+        if "/" in name:
+            raise ValueError(f"cannot save entry {name!r}: a name must not contain '/'")
         if not isinstance(value, SparseTensor):
             arrays[name] = value
             continue
@@ -423,22 +434,102 @@ def save_compressed(path: str | Path, stored: dict[str, StoredArray]) -> int:
 
 
 def load_compressed(path: str | Path) -> dict[str, StoredArray]:
-    """Read what :func:`save_compressed` wrote (``np.load`` with ``allow_pickle=False``)."""
+    """Read what :func:`save_compressed` wrote, checking every entry before building any.
+
+    ``read_npz`` reads the file without pickle and with its sizes capped (an empty,
+    truncated or garbled file is one error naming it). Then a dense entry must be real
+    numbers, finite if they are floating-point; a sparse entry must have exactly the parts
+    :func:`save_compressed` writes, and they must agree: ``shape`` non-negative integers,
+    ``dtype`` a floating-point dtype, ``bitmask`` exactly ``ceil(size / 8)`` uint8 bytes
+    with no bit set past ``size``, and ``values`` one per set bit, either of ``dtype`` and
+    finite or int8 with their ``scale`` (finite, > 0) and ``zero_point`` (in the int8
+    range). Int8 values without a scale are refused: read as floats they would be 45
+    where 45 * scale was meant. Any problem is a ``FileFormatError`` (a ``ValueError``)
+    naming the file and the entry; nothing is returned unless everything fits.
+    """
+    arrays = read_npz(path)
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in arrays.items():
+        name, _, part = key.rpartition("/")
+        groups.setdefault(name or key, {})[part if name else ""] = array
     stored: dict[str, StoredArray] = {}
-    with np.load(path, allow_pickle=False) as archive:
-        for key in archive.files:
-            name, _, part = key.rpartition("/")
-            if not name:
-                stored[key] = archive[key]
-            elif part == "shape":
-                values: np.ndarray | QuantizedTensor = archive[f"{name}/values"]
-                if f"{name}/scale" in archive.files:
-                    values = QuantizedTensor(values, archive[f"{name}/scale"],
-                                             archive[f"{name}/zero_point"])
-                stored[name] = SparseTensor(tuple(int(n) for n in archive[key]),
-                                            np.dtype(str(archive[f"{name}/dtype"])),
-                                            archive[f"{name}/bitmask"], values)
+    for name, parts in groups.items():
+        if "" in parts and len(parts) > 1:
+            raise FileFormatError(f"{path}: entry {name!r} is stored both dense and sparse")
+        if "" in parts:
+            if parts[""].dtype.kind not in "biu":  # integers and booleans are exact as stored
+                check_real(path, name, parts[""])
+            stored[name] = parts[""]
+        else:
+            stored[name] = _read_sparse(path, name, parts)
     return stored
+
+
+def _read_sparse(path: str | Path, name: str, parts: dict[str, np.ndarray]) -> SparseTensor:
+    """The :class:`SparseTensor` stored in ``parts``, once every part is known to fit."""
+    int8_values = "values" in parts and parts["values"].dtype == np.int8
+    quantized = int8_values or any(part in parts for part in QUANTIZATION_PARTS)
+    expected = {*SPARSE_PARTS, *(QUANTIZATION_PARTS if quantized else ())}
+    if set(parts) != expected:
+        raise FileFormatError(f"{path}: sparse entry {name!r} has the parts {sorted(parts)}; missing "
+                         f"{sorted(expected - set(parts))}, unexpected "
+                         f"{sorted(set(parts) - expected)}"
+                         + (" (int8 values need their scale and zero point)" if int8_values else ""))
+    shape_array = parts["shape"]
+    if shape_array.dtype.kind not in "iu" or shape_array.ndim != 1 \
+            or shape_array.size > MAX_DIMENSIONS or (shape_array < 0).any():
+        raise FileFormatError(f"{path}: entry '{name}/shape' must be at most {MAX_DIMENSIONS} "
+                         f"non-negative integers, got {shape_array!r}")
+    shape = tuple(int(n) for n in shape_array)
+    dtype = _stored_dtype(path, name, parts["dtype"])
+    size = math.prod(shape)
+    if size * dtype.itemsize > MAX_NPZ_BYTES:
+        raise FileFormatError(f"{path}: sparse entry {name!r} declares shape {shape} of {dtype}, "
+                         f"{size * dtype.itemsize:,} bytes dense, more than {MAX_NPZ_BYTES:,}")
+    bitmask = parts["bitmask"]
+    if bitmask.dtype != np.uint8 or bitmask.shape != (math.ceil(size / 8),):
+        raise FileFormatError(f"{path}: entry '{name}/bitmask' is {bitmask.dtype} of shape "
+                         f"{bitmask.shape}; shape {shape} needs uint8 of shape "
+                         f"({math.ceil(size / 8)},)")
+    padding = 8 * bitmask.size - size
+    if bitmask.size and bitmask[-1] & ((1 << padding) - 1):
+        raise FileFormatError(f"{path}: entry '{name}/bitmask' sets bits past the {size} elements of "
+                         f"shape {shape}")
+    nnz = int(_POPCOUNT[bitmask].sum(dtype=np.int64))
+    values = parts["values"]
+    if values.shape != (nnz,):
+        raise FileFormatError(f"{path}: entry '{name}/values' has shape {values.shape}; the bitmask "
+                         f"marks {nnz} non-zero elements")
+    if not quantized:
+        if values.dtype != dtype:
+            raise FileFormatError(f"{path}: entry '{name}/values' holds {values.dtype}, expected "
+                             f"{dtype}")
+        check_real(path, f"{name}/values", values)
+        return SparseTensor(shape, dtype, bitmask, values)
+    scale, zero_point = parts["scale"], parts["zero_point"]
+    if not int8_values:
+        raise FileFormatError(f"{path}: entry '{name}/values' holds {values.dtype}; quantized values "
+                         f"(with a scale) are int8")
+    check_real(path, f"{name}/scale", scale, np.dtype(np.float32))
+    if scale.shape != () or not 0 < float(scale) <= np.finfo(np.float32).max / (QMAX - QMIN + 1):
+        raise FileFormatError(f"{path}: entry '{name}/scale' must be one positive number, got {scale!r}")
+    if zero_point.shape != () or zero_point.dtype.kind not in "iu" \
+            or not QMIN <= int(zero_point) <= QMAX:
+        raise FileFormatError(f"{path}: entry '{name}/zero_point' must be one integer in "
+                         f"[{QMIN}, {QMAX}], got {zero_point!r}")
+    return SparseTensor(shape, dtype, bitmask, QuantizedTensor(values, scale, zero_point))
+
+
+def _stored_dtype(path: str | Path, name: str, text: np.ndarray) -> np.dtype:
+    """The floating-point dtype named by the 0-d string array ``text``."""
+    try:
+        dtype = np.dtype(str(text)) if text.dtype.kind == "U" and text.ndim == 0 else None
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype.kind != "f":
+        raise FileFormatError(f"{path}: entry '{name}/dtype' must name a floating-point dtype, got "
+                         f"{text!r}")
+    return dtype
 
 
 # -- low-rank factorization ---------------------------------------------------------------------
