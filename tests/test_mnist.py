@@ -149,8 +149,8 @@ def test_swapped_files_are_caught(tmp_path: Path) -> None:
     images_bytes, labels_bytes = images.read_bytes(), labels.read_bytes()
     images.write_bytes(labels_bytes)
     labels.write_bytes(images_bytes)
-    with pytest.raises(mnist.IdxFormatError, match=r"should hold images of shape \(N, 28, 28\) "
-                                                   r"\(magic 2051\) but holds shape \(12,\)"):
+    with pytest.raises(mnist.IdxFormatError, match=r"should hold uint8 images of shape \(N, 28, 28\) "
+                                                   r"but holds uint8 of shape \(12,\)"):
         mnist.load_mnist(tmp_path, verify=False)
 
 

@@ -29,6 +29,7 @@ import argparse
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import sys
@@ -72,6 +73,10 @@ MIRRORS = (
 DATA_ENV = "TINYTORCH_DATA"
 
 IDX_UNSIGNED_BYTE = 0x08
+IDX_FIXED_HEADER_BYTES = 4  # two zero bytes, the element type, the number of dimensions
+IDX_DIM_BYTES = 4  # each dimension's size, a big-endian uint32
+# The most bytes an IDX file may hold (1 GiB): MNIST's largest file is 47 MB, EMNIST's 640 MB.
+MAX_IDX_BYTES = 1 << 30
 GZIP_MAGIC = b"\x1f\x8b"
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_SECONDS = 30
@@ -127,19 +132,71 @@ def default_mnist_dir() -> Path:
 
 # -- reading IDX files ---------------------------------------------------------------------
 
-def read_idx_bytes(path: str | os.PathLike) -> bytes:
+def read_idx_bytes(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> bytes:
     """The IDX content of ``path``, decompressed if the file is gzipped.
 
     Gzip is recognised by the file's first two bytes (1f 8b), not by its name, so a raw
     file called ``.gz`` or a gzipped one without the suffix both work.
+
+    A gzip file can hold far more than it weighs (2 MB of zeros inflate to 2 GB), so the
+    content is never inflated blindly: the header is read first (:func:`idx_shape`), the
+    bytes its shape promises are checked against ``max_bytes``, and then exactly that many
+    are read, in chunks. ``IdxFormatError`` naming the file for a header that promises too
+    much, data that stops short or goes on past the promise, and damaged gzip data.
     """
-    data = Path(path).read_bytes()
-    if data[:2] != GZIP_MAGIC:
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise IdxFormatError(f"{path}: the gzip data is damaged ({error})") from None
+    with open(path, "rb") as file:
+        gzipped = file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        file.seek(0)
+        stream: io.BufferedIOBase = gzip.GzipFile(fileobj=file, mode="rb") if gzipped else file
+        try:
+            header = _read_at_most(stream, IDX_FIXED_HEADER_BYTES)
+            if len(header) == IDX_FIXED_HEADER_BYTES:
+                header += _read_at_most(stream, IDX_DIM_BYTES * header[3])
+            shape = idx_shape(header, str(path))
+            promised = math.prod(shape)
+            if len(header) + promised > max_bytes:
+                raise IdxFormatError(f"{path}: its header promises shape {shape}, {promised:,} "
+                                     f"bytes of data, more than the {max_bytes:,} this reader "
+                                     f"accepts (max_bytes)")
+            data = _read_at_most(stream, promised)
+            if len(data) == promised and stream.read(1):
+                raise IdxFormatError(f"{path} has trailing bytes: its header promises shape "
+                                     f"{shape}, {promised:,} bytes of data, and more follow")
+        except (OSError, EOFError, zlib.error) as error:
+            if not gzipped:
+                raise
+            raise IdxFormatError(f"{path}: the gzip data is damaged ({error})") from None
+    return header + data
+
+
+def _read_at_most(stream: io.BufferedIOBase, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream``, fewer only at its end, read in bounded chunks."""
+    chunks = []
+    while size > 0 and (chunk := stream.read(min(size, DOWNLOAD_CHUNK_BYTES))):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def idx_shape(data: bytes, source: str = "IDX data") -> tuple[int, ...]:
+    """The shape declared by the IDX header at the start of ``data`` (see :func:`parse_idx`).
+
+    ``IdxFormatError`` naming ``source`` if ``data`` does not start with a complete header
+    of unsigned bytes.
+    """
+    if len(data) < IDX_FIXED_HEADER_BYTES or data[:2] != b"\x00\x00":
+        raise IdxFormatError(f"{source} is not an IDX file: it starts with bytes "
+                             f"{data[:4].hex(' ') or '(none)'}, an IDX file with 00 00")
+    element_type, ndim = data[2], data[3]
+    if element_type != IDX_UNSIGNED_BYTE:
+        raise IdxFormatError(f"{source}: element type 0x{element_type:02x} is not supported; "
+                             f"MNIST files hold unsigned bytes (0x08)")
+    header_bytes = IDX_FIXED_HEADER_BYTES + IDX_DIM_BYTES * ndim
+    if len(data) < header_bytes:
+        raise IdxFormatError(f"{source}: truncated header: {ndim} dimensions need "
+                             f"{header_bytes} header bytes, the file has {len(data)}")
+    return tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim,
+                                               offset=IDX_FIXED_HEADER_BYTES))
 
 
 def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
@@ -156,18 +213,8 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     Read as one integer, the first four bytes are the file's "magic number": 2051
     (0x00000803) for MNIST images and 2049 (0x00000801) for labels.
     """
-    if len(data) < 4 or data[:2] != b"\x00\x00":
-        raise IdxFormatError(f"{source} is not an IDX file: it starts with bytes "
-                             f"{data[:4].hex(' ') or '(none)'}, an IDX file with 00 00")
-    element_type, ndim = data[2], data[3]
-    if element_type != IDX_UNSIGNED_BYTE:
-        raise IdxFormatError(f"{source}: element type 0x{element_type:02x} is not supported; "
-                             f"MNIST files hold unsigned bytes (0x08)")
-    header_bytes = 4 + 4 * ndim
-    if len(data) < header_bytes:
-        raise IdxFormatError(f"{source}: truncated header: {ndim} dimensions need "
-                             f"{header_bytes} header bytes, the file has {len(data)}")
-    shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    shape = idx_shape(data, source)
+    header_bytes = IDX_FIXED_HEADER_BYTES + IDX_DIM_BYTES * len(shape)
     promised = math.prod(shape)
     held = len(data) - header_bytes
     if held != promised:
@@ -178,9 +225,9 @@ def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(shape).copy()
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (gzipped or raw) into a uint8 array."""
-    return parse_idx(read_idx_bytes(path), str(path))
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read one IDX file (gzipped or raw) into a uint8 array, at most ``max_bytes`` of it."""
+    return parse_idx(read_idx_bytes(path, max_bytes), str(path))
 
 
 def load_mnist(path: str | os.PathLike | None = None, *, verify: bool = True) -> Digits:
@@ -207,18 +254,27 @@ def _load_split(folder: Path, images_name: str, labels_name: str,
     labels_file = _find_idx_file(folder, labels_name)
     images = _read_mnist_file(images_file, images_name, verify)
     labels = _read_mnist_file(labels_file, labels_name, verify)
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise IdxFormatError(f"{images_file} should hold images of shape (N, {IMAGE_SIDE}, "
-                             f"{IMAGE_SIDE}) (magic 2051) but holds shape {images.shape}")
-    if labels.ndim != 1:
-        raise IdxFormatError(f"{labels_file} should hold labels of shape (N,) (magic 2049) "
-                             f"but holds shape {labels.shape}")
-    if len(images) != len(labels):
-        raise IdxFormatError(f"{images_file} holds {len(images):,} images but {labels_file} "
-                             f"holds {len(labels):,} labels")
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise IdxFormatError(f"{labels_file} holds label {labels.max()}; digits are 0..9")
+    check_digits(images, labels, str(images_file), str(labels_file))
     return images, labels.astype(np.int64)
+
+
+def check_digits(images: np.ndarray, labels: np.ndarray, images_source: str,
+                 labels_source: str) -> None:
+    """Refuse digits that are not ``len(labels)`` uint8 images (N, 28, 28) and as many
+    integer labels 0..9: ``IdxFormatError`` naming the file (``images_source`` or
+    ``labels_source``) and what it holds instead."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise IdxFormatError(f"{images_source} should hold uint8 images of shape (N, {IMAGE_SIDE}, "
+                             f"{IMAGE_SIDE}) but holds {images.dtype} of shape {images.shape}")
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise IdxFormatError(f"{labels_source} should hold integer labels of shape (N,) but holds "
+                             f"{labels.dtype} of shape {labels.shape}")
+    if len(images) != len(labels):
+        raise IdxFormatError(f"{images_source} holds {len(images):,} images but {labels_source} "
+                             f"holds {len(labels):,} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        wrong = labels.min() if labels.min() < 0 else labels.max()
+        raise IdxFormatError(f"{labels_source} holds label {wrong}; digits are 0..9")
 
 
 def _find_idx_file(folder: Path, name: str) -> Path:

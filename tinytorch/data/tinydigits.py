@@ -55,7 +55,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .mnist import FILE_MODE, NUM_CLASSES, ChecksumError, Digits, atomic_output, load_mnist
+from ..untrusted import read_npz
+from .mnist import (
+    FILE_MODE,
+    NUM_CLASSES,
+    ChecksumError,
+    Digits,
+    atomic_output,
+    check_digits,
+    load_mnist,
+)
 
 TRAIN_PER_CLASS = 500
 TEST_PER_CLASS = 100
@@ -81,13 +90,17 @@ def load_tinydigits(path: str | os.PathLike | None = None, *,
     sha256 must equal ``expected_sha256`` (default: the shipped file's digest), else
     ChecksumError names both digests; pass ``expected_sha256=None`` to load a file you
     built yourself. Returns ``Digits``: uint8 images (N, 28, 28), int64 labels (N,).
+
+    The file is read with ``read_npz`` (no pickle, sizes capped before anything is
+    allocated), and a file that is not uint8 images (N, 28, 28) with as many labels 0..9
+    is refused with a ``ValueError`` naming the file and the array.
     """
     file = Path(path) if path is not None else DEFAULT_PATH
     if not file.is_file():
         raise FileNotFoundError(f"TinyDigits file {file} not found; rebuild it with "
                                 f"`python -m tinytorch.data.tinydigits build --mnist DIR`")
-    data = file.read_bytes()
     if expected_sha256 is not None:
+        data = file.read_bytes()
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected_sha256:
             raise ChecksumError(
@@ -96,11 +109,15 @@ def load_tinydigits(path: str | os.PathLike | None = None, *,
                 f"tinytorch/data/tinydigits.npz) or rebuild it with `python -m "
                 f"tinytorch.data.tinydigits build --mnist DIR`; to load a file you built "
                 f"yourself, pass expected_sha256=None.")
-    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        missing = [name for name in Digits._fields if name not in archive.files]
-        if missing:
-            raise ValueError(f"{file} is not a TinyDigits file: it has no {', '.join(missing)}")
-        return Digits(*(archive[name] for name in Digits._fields))
+    arrays = read_npz(file)
+    missing = [name for name in Digits._fields if name not in arrays]
+    if missing:
+        raise ValueError(f"{file} is not a TinyDigits file: it has no {', '.join(missing)}")
+    for split in ("train", "test"):
+        check_digits(arrays[f"x_{split}"], arrays[f"y_{split}"], f"{file} x_{split}",
+                     f"{file} y_{split}")
+    return Digits(arrays["x_train"], arrays["y_train"].astype(np.int64, copy=False),
+                  arrays["x_test"], arrays["y_test"].astype(np.int64, copy=False))
 
 
 def select_balanced(labels: np.ndarray, per_class: int, split: str) -> np.ndarray:

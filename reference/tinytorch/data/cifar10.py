@@ -51,12 +51,17 @@ Why pickle, and why only a little of it
 from __future__ import annotations
 
 import argparse
+import gzip
+import io
+import lzma
 import os
 import pickle
+import pickletools
 import shutil
 import sys
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TextIO
@@ -89,6 +94,12 @@ FILE_MD5 = {
     "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
 MEGABYTE = 1_000_000
+# Caps on what a file may make this module allocate or write. A batch is 31 MB; a replica
+# with the official keys, pickled with protocol 2, has 90,152 opcodes; the six batches
+# unpack to about 186 MB.
+MAX_PICKLE_BYTES = 1 << 30
+MAX_PICKLE_OPCODES = 1_000_000
+MAX_ARCHIVE_BYTES = 1 << 30
 
 
 class Cifar10(NamedTuple):
@@ -113,7 +124,7 @@ class ForbiddenPickleError(pickle.UnpicklingError):
 
 
 class UnsafeArchiveError(ValueError):
-    """An archive member could write outside the folder it is unpacked into."""
+    """An archive member could write outside the folder it is unpacked into, or too much."""
 
 
 def default_cifar10_dir() -> Path:
@@ -182,17 +193,31 @@ class BatchUnpickler(pickle.Unpickler):
 def unpickle(path: str | os.PathLike) -> Any:
     """Read one pickle file with ``BatchUnpickler``; byte strings stay ``bytes``.
 
+    A pickle can also exhaust memory: a 20-byte file may declare a string of a terabyte,
+    which the unpickler allocates before reading it, and each one-byte opcode can make
+    an object. So before unpickling, the file must be at most ``MAX_PICKLE_BYTES``, and a
+    dry run over its opcodes (``pickletools.genops``, which builds nothing) must find every
+    declared length within the file and at most ``MAX_PICKLE_OPCODES`` opcodes.
+
     ``ForbiddenPickleError`` if it asks for a forbidden callable, ``Cifar10FormatError`` if it
-    is not a readable pickle at all (damaged, truncated, another format).
+    is not a readable pickle at all (damaged, truncated, another format, too large).
     """
-    with open(path, "rb") as stream:
-        try:
-            return BatchUnpickler(stream, encoding="bytes").load()
-        except ForbiddenPickleError:
-            raise
-        except Exception as error:  # noqa: BLE001 (a damaged pickle fails in many ways, all alike)
-            raise Cifar10FormatError(f"{path} is not a readable CIFAR-10 pickle: "
-                                     f"{type(error).__name__}: {error}") from None
+    size = os.path.getsize(path)
+    if size > MAX_PICKLE_BYTES:
+        raise Cifar10FormatError(f"{path} is {size:,} bytes, more than the {MAX_PICKLE_BYTES:,} a "
+                                 f"CIFAR-10 pickle may hold")
+    data = Path(path).read_bytes()
+    try:
+        for count, _ in enumerate(pickletools.genops(data), start=1):
+            if count > MAX_PICKLE_OPCODES:
+                raise Cifar10FormatError(f"{path} holds more than {MAX_PICKLE_OPCODES:,} pickle "
+                                         f"opcodes; a CIFAR-10 batch needs far fewer")
+        return BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except (ForbiddenPickleError, Cifar10FormatError):
+        raise
+    except Exception as error:  # noqa: BLE001 (a damaged pickle fails in many ways, all alike)
+        raise Cifar10FormatError(f"{path} is not a readable CIFAR-10 pickle: "
+                                 f"{type(error).__name__}: {error}") from None
 
 
 def _text_keys(entries: Any, path: str | os.PathLike) -> dict[str, Any]:
@@ -345,26 +370,39 @@ class TextProgressBar:
             self._open = False
 
 
-def extract_safely(archive: str | os.PathLike, destination: str | os.PathLike) -> None:
+def extract_safely(archive: str | os.PathLike, destination: str | os.PathLike,
+                   max_bytes: int = MAX_ARCHIVE_BYTES) -> None:
     """Unpack the tar archive ``archive`` (gzipped or not) into the folder ``destination``.
 
     An archive is instructions to write files, and a malicious one can write anywhere:
     ``/etc/...``, ``../../.bashrc``, or through a link it created a moment before. Every
     member is checked before anything is written, and ``UnsafeArchiveError`` names the
     first that is an absolute path, contains ``..``, is a symbolic or hard link, or is not
-    a regular file or folder (a device, a FIFO). Where Python has it, the ``"data"``
-    extraction filter of ``tarfile`` checks again while extracting, and drops permission
-    bits such as set-user-id.
+    a regular file or folder (a device, a FIFO), or that brings the bytes the members
+    declare above ``max_bytes`` (a small gzip can unpack to a full disk). Each member is
+    checked as soon as its header is read, before the archive is read any further. Where
+    Python has it, the ``"data"`` extraction filter of ``tarfile`` checks again while
+    extracting, and drops permission bits such as set-user-id.
+
+    A truncated or damaged archive is a ``Cifar10FormatError`` naming it.
     """
     try:
         with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            for member in members:
+            members = []
+            declared = 0
+            for member in tar:
                 _check_member(member, archive)
+                declared += member.size
+                if declared > max_bytes:
+                    raise UnsafeArchiveError(f"{archive}: refusing member {member.name!r}, which "
+                                             f"brings the archive to {declared:,} bytes, more than "
+                                             f"the {max_bytes:,} allowed (max_bytes)")
+                members.append(member)
             safety: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(destination, members=members, **safety)
-    except tarfile.TarError as error:
-        raise Cifar10FormatError(f"{archive} is not a readable tar archive: {error}") from None
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as error:
+        raise Cifar10FormatError(f"{archive} is not a readable tar archive, truncated or damaged "
+                                 f"({type(error).__name__}: {error})") from None
 
 
 def _check_member(member: tarfile.TarInfo, archive: str | os.PathLike) -> None:

@@ -597,23 +597,26 @@ def load_tinytalks(split: str = "train", directory: str | os.PathLike | None = N
             raise ChecksumError(f"{path} is damaged or was changed: its sha256 is {actual}, "
                                 f"expected {TINYTALKS_SHA256[split]}. Restore it or rebuild it "
                                 f"with `python -m tinytorch.data.tinytalks build`.")
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text: {error}") from None
 
 
 _BLOCK_LINE = re.compile(r"(Q|A): (.+)")
 
 
-def parse_tinytalks(text: str) -> list[list[tuple[str, str]]]:
+def parse_tinytalks(text: str, source: str = "TinyTalks text") -> list[list[tuple[str, str]]]:
     """The blocks of a split's text, each a list of (question, answer) turns.
 
-    Raises ValueError naming the first line that breaks the format.
+    Raises ValueError naming ``source`` (the file) and the first block that breaks the format.
     """
     blocks: list[list[tuple[str, str]]] = []
     for number, block in enumerate(text.rstrip("\n").split("\n\n"), start=1):
         lines = block.split("\n")
         kinds = [(_BLOCK_LINE.fullmatch(line) or [None, None])[1] for line in lines]
         if len(lines) % 2 or kinds != ["Q", "A"] * (len(lines) // 2):
-            raise ValueError(f"block {number} is not alternating 'Q: ' and 'A: ' lines: "
+            raise ValueError(f"{source}: block {number} is not alternating 'Q: ' and 'A: ' lines: "
                              f"{block[:200]!r}")
         blocks.append([(lines[i][3:], lines[i + 1][3:]) for i in range(0, len(lines), 2)])
     return blocks
@@ -623,7 +626,8 @@ def tinytalks_pairs(split: str = "train",
                     directory: str | os.PathLike | None = None) -> list[QAPair]:
     """Every exchange of a split, in file order, for evaluation: see ``QAPair``."""
     pairs = []
-    for block in parse_tinytalks(load_tinytalks(split, directory)):
+    text = load_tinytalks(split, directory)
+    for block in parse_tinytalks(text, str(split_path(split, directory))):
         context = ""
         for question, answer in block:
             pairs.append(QAPair(question, answer, context))
