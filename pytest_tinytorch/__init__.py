@@ -7,6 +7,7 @@ Modules, one concern each:
 - :mod:`.selection`      the gate: which katas a run may collect
 - :mod:`.implementation` which ``tinytorch`` package is imported (learner's or reference)
 - :mod:`.outcomes`       stubs and timeouts turned into guidance
+- :mod:`.timeouts`       per-test time limits that stop slow code on every platform
 - :mod:`.metrics`        the ``metrics`` fixture; :mod:`.measure` the measuring helpers
 - :mod:`.results`        per-kata tallies; :mod:`.report` the JSON report
 - :mod:`.display`        what the learner reads

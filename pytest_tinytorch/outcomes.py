@@ -2,9 +2,11 @@
 
 A stub that still raises ``NotImplementedError`` is not a bug; it is work to do. Such a
 failure is reported once per function as "not implemented yet" instead of a traceback. A
-test stopped by pytest-timeout gets the kata's advice on what usually makes it slow.
-Both happen where the failure is made (in the xdist worker), and travel to the controller in
-the report's ``user_properties``.
+test stopped by its time limit (see :mod:`.timeouts`) gets advice on what usually makes it
+slow: the function of the framework it was running, and the advice of the kata that asks
+for that function (a triple-loop matmul found by kata 05's tests is kata 01's code, so it
+gets kata 01's advice, not kata 05's about backward). Both happen where the failure is made
+(in the xdist worker), and travel to the controller in the report's ``user_properties``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 
 TODO_PROPERTY = "tinytorch_todo"
 TIMEOUT_PREFIX = "Timeout (>"
+STOPPED_IN = "tinytorch_stopped_in"  # a timeout exception's attribute: the SlowFunction it stopped
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,66 @@ def find_todo(excinfo: pytest.ExceptionInfo[BaseException], package: Path, root:
     return Todo(function=function, where=location)
 
 
+@dataclass(frozen=True)
+class SlowFunction:
+    """A function of the framework (``tinytorch/``) that a test ran out of time in."""
+
+    name: str  # "Tensor.matmul"
+    path: str  # "tinytorch/core/tensor.py", from the project's root
+    line: int  # the line it was running when it was stopped
+    first_line: int  # the line of its ``def`` (or first decorator)
+    kata: str | None  # "01 Tensor": the kata whose module it is, if any
+    advice: str | None  # that kata's timeout advice
+
+    @property
+    def defined(self) -> str:
+        return f"{self.path}:{self.first_line}"
+
+
 def is_timeout(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-    return excinfo.typename == "Failed" and str(excinfo.value).startswith(TIMEOUT_PREFIX)
+    return (isinstance(excinfo.value, pytest.fail.Exception)
+            and str(excinfo.value).startswith(TIMEOUT_PREFIX))
 
 
 def timeout_text(excinfo: pytest.ExceptionInfo[BaseException], limit: float, advice: str,
                  root: Path) -> str:
-    """The report of a test the kata's time limit stopped: where it was, and what to try."""
+    """The report of a test the kata's time limit stopped: where it was, and what to try.
+
+    ``limit`` is the kata's; a test with a limit of its own was stopped by that one, which
+    the exception of :mod:`.timeouts` carries.
+    """
+    limit = getattr(excinfo.value, "limit", limit)
+    slow: SlowFunction | None = getattr(excinfo.value, STOPPED_IN, None)
+    where = None
     visible = excinfo.traceback.filter(excinfo)
-    where = ""
-    if len(visible):
-        entry = visible[-1]
-        path = Path(str(entry.path))
-        shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        where = f" while running {shown}:{entry.lineno + 1}"
-    return (f"Stopped after the kata's time limit of {limit:g} s{where}.\n"
-            f"{advice}")
+    if slow is None and len(visible):
+        where = place(Path(str(visible[-1].path)), visible[-1].lineno + 1, root)
+    return stopped_text(limit, advice, where, slow)
+
+
+def place(path: Path, line: int, root: Path) -> str:
+    """``path:line`` as the learner reads it: from the project's root when it is inside."""
+    shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    return f"{shown}:{line}"
+
+
+def stopped_text(limit: float, advice: str, where: str | None, slow: SlowFunction | None,
+                 note: str = "") -> str:
+    """The one wording of a timeout: the limit, where the test was, whose code, the advice.
+
+    ``where`` is used when the test was not in the framework's code (``slow`` is None);
+    ``note`` says what else happened (the process had to be given up).
+    """
+    if slow is not None:
+        whose = f" (your code for kata {slow.kata})" if slow.kata else ""
+        where = f"{slow.path}:{slow.line}, in {slow.name}{whose}"
+        advice = slow.advice or advice
+    running = f" while running {where}" if where else ""
+    text = f"Stopped after the kata's time limit of {limit:g} s{running}.\n{advice}"
+    return f"{text}\n{note}" if note else text
+
+
+def slow_again_text(slow: SlowFunction, test: str) -> str:
+    """The report of a later test that entered a function which already ran out of time."""
+    return (f"skipped-as-failed: same slow function {slow.name} ({slow.defined}), which ran out "
+            f"of the time limit in {test}; not waited out again. Make it fast first.")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import advance, display, implementation, measure, report, selection, tracks, watch
+from . import advance, display, implementation, measure, report, selection, timeouts, tracks, watch
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .integrity import ReleaseRecord
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
@@ -123,7 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         _check_report_path(config)
         _collect_katas_from_any_folder(config, curriculum)
-    config.pluginmanager.register(KataEngine(config, curriculum), "tinytorch-engine")
+    engine = KataEngine(config, curriculum)
+    config.pluginmanager.register(engine, "tinytorch-engine")
+    config.pluginmanager.register(timeouts.KataTimeouts(config, engine.curriculum), "tinytorch-timeouts")
 
 
 def _check_report_path(config: pytest.Config) -> None:
@@ -245,13 +247,11 @@ class KataEngine:
         return None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        import signal
-
-        method = "signal" if hasattr(signal, "SIGALRM") else "thread"
+        """Each kata test gets its kata's limit; :mod:`.timeouts` enforces it on every platform."""
         for item in items:
             kata = self.curriculum.kata_of_path(item.path)
             if kata is not None and item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(kata.timeout, method=method))
+                item.add_marker(pytest.mark.timeout(kata.timeout))
 
     # -- turning failures into guidance (in the process that ran the test) ---------------
 
