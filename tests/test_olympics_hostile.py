@@ -105,6 +105,12 @@ def linear(inputs: Any, outputs: Any) -> dict[str, Any]:
     return {"type": "Linear", "config": {"in_features": inputs, "out_features": outputs, "bias": True}}
 
 
+def conv2d(inputs: int, outputs: int) -> dict[str, Any]:
+    """A 3x3 convolution that keeps the height and the width (padding 1)."""
+    return {"type": "Conv2d", "config": {"in_channels": inputs, "out_channels": outputs, "kernel_size": 3,
+                                         "stride": 1, "padding": 1, "bias": True}}
+
+
 def architecture(layers: list[Any]) -> str:
     return json.dumps({"format": "tinytorch-olympics-model", "version": 1, "input_shape": [1, 28, 28],
                        "layers": layers})
@@ -183,6 +189,8 @@ HOSTILE = {
              ["layer 1 (Linear)", "'in_features' = 20000", "784 features"]),
     "wide": ("Linear(784, 20000) then Linear(20000, 10): 16 million parameters",
              ["layer 1 (Linear)", "parameters", "4,194,304"]),
+    "busy": ("four 3x3 convolutions of 16 channels on 28x28: 5.5 million operations per image",
+             ["layer 3 (Conv2d)", "operations", "4,194,304"]),
     "deep": ("an architecture nested 30,000 levels deep", ["not an Olympics model file", "nested deeper"]),
     "bomb": ("a 1 MB zip bomb declaring 256 MiB", ["member '1/weight.npy'", "unpacked", "33,554,432"]),
     "pickled": ("a pickled array", ["member '1/weight'", "dtype object"]),
@@ -202,7 +210,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     layers = {"giga": [FLATTEN, linear(10 ** 9, 10 ** 9)], "empty": [FLATTEN, linear(0, 10)],
               "negative": [FLATTEN, linear(784, -3)], "fraction": [FLATTEN, linear(784, 2.5)],
               "tiny": [FLATTEN, linear(20000, 20000)],
-              "wide": [FLATTEN, linear(784, 20000), linear(20000, 10)]}
+              "wide": [FLATTEN, linear(784, 20000), linear(20000, 10)],
+              "busy": [conv2d(1, 16)] + [conv2d(16, 16)] * 3}
     models = {name: write_model(folder / f"{name}.npz", architecture(spec)) for name, spec in layers.items()}
     models["deep"] = write_model(folder / "deep.npz", "[" * 30_000 + "]" * 30_000)
     models["bomb"] = write_zip_bomb(folder / "bomb.npz")

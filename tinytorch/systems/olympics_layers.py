@@ -8,7 +8,8 @@ therefore walks the architecture first, on paper: every configuration field is c
 (type, range, no unknown keys), the shape of one rules input is followed from layer to layer
 (``(1, 28, 28)`` through a ``Flatten`` is ``(784,)``), and the parameters and the largest
 array each layer would make are counted against ``MAX_PARAMETERS`` and
-``MAX_VALUES_PER_IMAGE``. Only an architecture that passes is built.
+``MAX_VALUES_PER_IMAGE``, and the operations one image costs against
+``MAX_OPERATIONS_PER_IMAGE``. Only an architecture that passes is built.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from ..data.dataloader import Normalize
 from ..nn.layers import Dropout, Linear, Module
 from ..nn.spatial import AvgPool2d, BatchNorm2d, Conv2d, Flatten, MaxPool2d, conv_output_size
 from .olympics_files import short_repr, shorten
-from .olympics_rules import INPUT_SHAPE, MAX_DIMENSION, MAX_LAYERS, MAX_PARAMETERS, MAX_VALUES_PER_IMAGE
+from .olympics_rules import (
+    INPUT_SHAPE,
+    MAX_DIMENSION,
+    MAX_LAYERS,
+    MAX_OPERATIONS_PER_IMAGE,
+    MAX_PARAMETERS,
+    MAX_VALUES_PER_IMAGE,
+)
 from .quantization import QuantizedConv2d, QuantizedLinear, QuantizedTensor
 
 Shape = tuple[int, ...]
@@ -36,11 +44,13 @@ Rule = Callable[[str, Any], Any]
 @dataclass(frozen=True)
 class Footprint:
     """What one layer implies for ONE image: its output's shape, the parameters it holds,
-    and the most numbers it makes at once (its output, or a convolution's windows)."""
+    the most numbers it makes at once (its output, or a convolution's windows), and the
+    operations it runs (multiply-adds for a matrix product, one per number otherwise)."""
 
     output: Shape
     parameters: int
     values: int
+    operations: int
 
 
 # -- configuration fields ------------------------------------------------------------------
@@ -131,14 +141,14 @@ def window_positions(shape: Shape, kernel: int, stride: int, padding: int) -> tu
 
 
 def plan_same_shape(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
-    return Footprint(shape, 0, math.prod(shape))
+    return Footprint(shape, 0, math.prod(shape), math.prod(shape))
 
 
 def plan_linear(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
     need_features(shape, config["in_features"], f"config 'in_features' = {config['in_features']}")
     output = (*shape[:-1], config["out_features"])
     parameters = (config["in_features"] + config["bias"]) * config["out_features"]
-    return Footprint(output, parameters, math.prod(output))
+    return Footprint(output, parameters, math.prod(output), math.prod(output) * config["in_features"])
 
 
 def plan_conv2d(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
@@ -147,22 +157,23 @@ def plan_conv2d(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape
     height, width = window_positions(shape, kernel, config["stride"], config["padding"])
     output = (config["out_channels"], height, width)
     parameters = (channels * kernel * kernel + config["bias"]) * config["out_channels"]
-    return Footprint(output, parameters, max(math.prod(output), channels * kernel * kernel * height * width))
+    windows = channels * kernel * kernel * height * width
+    return Footprint(output, parameters, max(math.prod(output), windows), windows * config["out_channels"])
 
 
 def plan_batch_norm(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
     need_images(shape, config["num_features"], f"config 'num_features' = {config['num_features']}")
-    return Footprint(shape, 4 * config["num_features"], math.prod(shape))
+    return Footprint(shape, 4 * config["num_features"], math.prod(shape), math.prod(shape))
 
 
 def plan_pool(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
     channels, _, _ = need_images(shape)
     height, width = window_positions(shape, config["kernel_size"], config["stride"], 0)
-    return Footprint((channels, height, width), 0, math.prod(shape))
+    return Footprint((channels, height, width), 0, math.prod(shape), math.prod(shape))
 
 
 def plan_flatten(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
-    return Footprint((math.prod(shape),), 0, math.prod(shape))
+    return Footprint((math.prod(shape),), 0, math.prod(shape), 0)
 
 
 def plan_softmax(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
@@ -192,7 +203,8 @@ def plan_quantized_linear(config: dict[str, Any], shape: Shape, arrays: Mapping[
     in_features, out_features = quantized_weight(arrays, 2)
     need_features(shape, in_features, f"array 'weight' has shape {arrays['weight']}")
     output = (*shape[:-1], out_features)
-    return Footprint(output, sum(map(math.prod, arrays.values())), math.prod(output))
+    return Footprint(output, sum(map(math.prod, arrays.values())), math.prod(output),
+                     math.prod(output) * in_features)
 
 
 def plan_quantized_conv2d(config: dict[str, Any], shape: Shape, arrays: Mapping[str, Shape]) -> Footprint:
@@ -202,8 +214,9 @@ def plan_quantized_conv2d(config: dict[str, Any], shape: Shape, arrays: Mapping[
     need_images(shape, in_channels, f"array 'weight' has shape {arrays['weight']}")
     height, width = window_positions(shape, kernel, config["stride"], config["padding"])
     output = (out_channels, height, width)
-    return Footprint(output, sum(map(math.prod, arrays.values())),
-                     max(math.prod(output), in_channels * kernel * kernel * height * width))
+    windows = in_channels * kernel * kernel * height * width
+    return Footprint(output, sum(map(math.prod, arrays.values())), max(math.prod(output), windows),
+                     windows * out_channels)
 
 
 # -- the registry -------------------------------------------------------------------------
@@ -365,13 +378,15 @@ def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], wher
       integers from 1 to ``MAX_DIMENSION``: ``Linear(0, 10)`` and ``Linear(2.5, 10)`` are
       refused here);
     - a layer whose input does not fit it (``in_features`` against the features arriving);
-    - parameters adding up to more than ``MAX_PARAMETERS``, or a layer that would make
-      more than ``MAX_VALUES_PER_IMAGE`` numbers from one image.
+    - parameters adding up to more than ``MAX_PARAMETERS``, a layer that would make more
+      than ``MAX_VALUES_PER_IMAGE`` numbers from one image, or layers running more than
+      ``MAX_OPERATIONS_PER_IMAGE`` operations on one image (verification runs the model on
+      about 7,000 images: the limits bound its memory, and this one its time).
     """
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{where}: the architecture has {len(layers):,} layers, more than the "
                          f"{MAX_LAYERS} a model may have")
-    shape, parameters = tuple(input_shape), 0
+    shape, parameters, operations = tuple(input_shape), 0, 0
     for index, layer in enumerate(layers):
         name = layer.get("type") if isinstance(layer, dict) else None
         kind = LAYER_TYPES.get(name) if isinstance(name, str) else None
@@ -394,4 +409,9 @@ def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], wher
             raise ValueError(f"{where}: layer {index} ({name}): config {shorten(json.dumps(config), 120)} "
                              f"makes {footprint.values:,} numbers from one image (output {footprint.output}), "
                              f"more than the {MAX_VALUES_PER_IMAGE:,} a layer may make")
+        operations += footprint.operations
+        if operations > MAX_OPERATIONS_PER_IMAGE:
+            raise ValueError(f"{where}: layer {index} ({name}): config {shorten(json.dumps(config), 120)} "
+                             f"runs {footprint.operations:,} operations per image, {operations:,} so far, "
+                             f"more than the {MAX_OPERATIONS_PER_IMAGE:,} a model may run")
         shape = footprint.output
