@@ -67,7 +67,7 @@ def milestone_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 OPTIONS, COMMON_ARGUMENTS = milestone_options(sys.argv[1:])
-RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
+RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS, variant=OPTIONS.data)
 
 # Imported only now: NumPy after common pinned BLAS to one thread, tinytorch after
 # common.start chose whose tinytorch (yours or the reference) it is.

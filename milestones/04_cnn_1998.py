@@ -79,7 +79,7 @@ if OPTIONS.threads is not None:
     # NumPy is not imported yet: BLAS reads these when it loads.
     for variable in common.BLAS_THREAD_VARIABLES:
         os.environ[variable] = str(OPTIONS.threads)
-RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
+RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS, variant=OPTIONS.data)
 
 # Imported only now: NumPy after the BLAS threads are set, tinytorch after common.start chose
 # whose tinytorch (yours or the reference) it is.

@@ -14,19 +14,25 @@ Command line, the same for every milestone:
   JSON file) but does not enforce the success criterion;
 - ``--out PATH``: where the JSON results go (default ``milestones/results/<script>.json``);
 - ``--plot PATH``: also save the training curves as a PNG (needs matplotlib, the optional
-  ``plot`` extra: ``pip install -e ".[plot]"``; without it the run says so and goes on).
+  ``plot`` extra: ``pip install -e ".[plot]"``; without it the run says so and goes on);
+- ``--time-limit SECONDS``: stop a run that takes longer (default: the milestone's entry in
+  :data:`TIME_LIMITS`, several times its budget; 0 for no limit).
 
 Then :meth:`Run.measure` runs the training while recording its wall time and the process's
 peak resident memory (RSS, sampled by ``memory_profiler``), :meth:`Run.progress` prints one
 plain line per epoch, and :meth:`Run.finish` prints the success criteria, writes the JSON
 and returns the exit code: 0 when every criterion is met (or in a smoke run), 1 otherwise.
-:func:`main` turns that into the process's exit status, and a function you have not written
-yet into a message rather than a traceback.
+:func:`main` turns that into the process's exit status, a function you have not written yet
+into a message rather than a traceback, and a run far slower than intended into a message
+naming the function that was running (exit code 4) rather than a wait without end. It stops
+the run with the katas' watchdog (``pytest_tinytorch.timeouts``), so it works the same on
+every platform.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import math
 import multiprocessing
@@ -37,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +51,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pytest_tinytorch import timeouts
 from pytest_tinytorch.implementation import CHOICES, activate
+from pytest_tinytorch.manifest import ManifestError, load
 from pytest_tinytorch.measure import BLAS_THREAD_VARIABLES, pin_blas_threads
+from pytest_tinytorch.outcomes import stopped_text
 
 # BLAS reads these when NumPy is first imported: from here on, so that the times a milestone
 # reports are those of one core (unless you set the variables yourself).
@@ -55,6 +65,21 @@ RESULTS_DIR = ROOT / "milestones" / "results"
 MEMORY_SAMPLE_SECONDS = 0.02
 EXIT_CRITERION_NOT_MET = 1
 EXIT_NOT_IMPLEMENTED = 2
+EXIT_TIME_LIMIT = 4  # 3 is 04_cnn_1998's: CIFAR-10 is not on disk
+# Wall-clock seconds from start() to the end of a run, past which it is stopped: several times
+# what each milestone budgets (or takes with the reference), so that only code far slower than
+# intended meets them. A script with variants names its variant (04's --data).
+TIME_LIMITS = {
+    "01_perceptron_1958": 300.0,
+    "02_xor_1969": 300.0,
+    "03_mlp_1986": 900.0,  # budget: 3 minutes of training
+    "03_mlp_1986 mnist": 3600.0,  # budget: 10 minutes of training; the reference takes 5
+    "04_cnn_1998": 1200.0,  # TinyDigits: the reference takes under a minute
+    "04_cnn_1998 cifar10": 4 * 3600.0,  # budget: 30 minutes on 2 cores; 67 on 1 under load
+    "05_transformer_2017": 3000.0,  # budget: 10 minutes of training
+    "06_mlperf_2018": 1800.0,  # includes training the 1998 CNN when its file is missing
+}
+SMOKE_TIME_LIMIT = 300.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,9 @@ def parse_arguments(description: str, argv: Sequence[str] | None = None,
                              "(default: milestones/results/<script>.json)")
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
                         help="also save the training curves as a PNG (needs matplotlib)")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                        help="stop the run after SECONDS (exit code 4); default: this "
+                             "milestone's limit (milestones/README.md); 0: no limit")
     return parser.parse_args(argv)
 
 
@@ -135,12 +163,13 @@ class Run:
     """One run of a milestone: its settings, its measurements, its report."""
 
     def __init__(self, name: str, impl: str, smoke: bool, out: Path,
-                 plot: Path | None = None) -> None:
+                 plot: Path | None = None, time_limit: float = 0.0) -> None:
         self.name = name
         self.impl = impl
         self.smoke = smoke
         self.out = out
         self.plot = plot
+        self.time_limit = time_limit  # seconds from now; 0: none
         self.started = time.perf_counter()
         self.train_seconds = 0.0
         self.peak_rss_mib = 0.0
@@ -221,15 +250,23 @@ class Run:
         return 0
 
 
+_started: list[Run] = []  # the run start() made, which main() watches
+
+
 def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
-          default_impl: str = "student") -> Run:
+          default_impl: str = "student", variant: str | None = None) -> Run:
     """Parse the command line and make ``import tinytorch`` load the chosen implementation.
 
     Call it before anything imports ``tinytorch``. The description shown by ``--help`` is the
-    first paragraph of the milestone's docstring.
+    first paragraph of the milestone's docstring. ``variant`` picks the time limit of a
+    script that has several (``TIME_LIMITS["04_cnn_1998 cifar10"]``).
     """
     name = Path(script).stem
     arguments = parse_arguments((docstring or name).strip().split("\n\n")[0], argv, default_impl)
+    time_limit = arguments.time_limit
+    if time_limit is None:
+        time_limit = SMOKE_TIME_LIMIT if arguments.smoke else TIME_LIMITS.get(
+            f"{name} {variant}" if variant else name, TIME_LIMITS.get(name, 0.0))
     activate(ROOT, arguments.impl)
     out = arguments.out if arguments.out is not None else RESULTS_DIR / f"{name}.json"
     # Where processes are spawned (macOS, Windows), memory_profiler's sampling process runs
@@ -238,7 +275,9 @@ def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
         smoke = ", smoke run" if arguments.smoke else ""
         header = f"{name}: {arguments.impl} implementation{smoke}"
         print(header + "\n" + "-" * len(header), flush=True)
-    return Run(name, arguments.impl, arguments.smoke, out, arguments.plot)
+    run = Run(name, arguments.impl, arguments.smoke, out, arguments.plot, time_limit)
+    _started[:] = [run]
+    return run
 
 
 def save_plot(path: Path, title: str, curves: dict[str, Sequence[float]]) -> bool:
@@ -265,16 +304,85 @@ def save_plot(path: Path, title: str, curves: dict[str, Sequence[float]]) -> boo
     return True
 
 
+class TimeLimitReached(BaseException):
+    """Raised in a milestone that runs past its time limit. A BaseException, so that an
+    ``except Exception`` in the code it runs does not swallow it."""
+
+
 def main(run_milestone: Callable[[], int]) -> NoReturn:
-    """Exit with ``run_milestone()``'s code; explain a ``NotImplementedError`` (exit code 2)."""
+    """Exit with ``run_milestone()``'s code; explain a ``NotImplementedError`` (exit code 2)
+    and a run stopped at its time limit (exit code 4)."""
+    run = _started[0] if _started else None
     try:
-        code = run_milestone()
+        if run is not None and run.time_limit > 0:
+            code = _within_time_limit(run, run_milestone)
+        else:
+            code = run_milestone()
     except NotImplementedError as error:
         print(f"\nThis milestone runs code you have not written yet:\n  {error}\n"
               f"Finish that kata first (pytest --next), or watch the reference solution run "
               f"with --impl reference.", file=sys.stderr)
         code = EXIT_NOT_IMPLEMENTED
+    except TimeLimitReached as stop:
+        assert run is not None
+        _stop_children()
+        print(time_limit_text(run, timeouts.frames_of_traceback(stop.__traceback__)),
+              file=sys.stderr)
+        code = EXIT_TIME_LIMIT
     sys.exit(code)
+
+
+def _within_time_limit(run: Run, run_milestone: Callable[[], int]) -> int:
+    """``run_milestone()``, stopped by :class:`TimeLimitReached` when ``run`` is out of time."""
+    left = run.time_limit - (time.perf_counter() - run.started)
+    grace = timeouts.grace(run.time_limit)
+
+    def stuck(frame: FrameType | None) -> None:
+        _stop_children()
+        note = (f"It was still running {grace:g} s later, in code that Python cannot interrupt "
+                f"(one long NumPy call, a sleep, a blocking read).")
+        print(time_limit_text(run, timeouts.frames_of_stack(frame), note), file=sys.stderr,
+              flush=True)
+        os._exit(EXIT_TIME_LIMIT)
+
+    # for C code that holds the GIL, which the watchdog's thread cannot preempt
+    faulthandler.dump_traceback_later(max(left, 0.0) + grace + timeouts.BACKSTOP_SECONDS, exit=True)
+    try:
+        with timeouts.Watchdog().watching(time.monotonic() + left, TimeLimitReached, grace, stuck):
+            return run_milestone()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def time_limit_text(run: Run, frames: list[timeouts.Frame], note: str = "") -> str:
+    """What a run stopped at its time limit says: where it was, whose code, what to try.
+
+    Where: in the framework, else in the milestone's own script; never in this module or
+    the watchdog, where a limit that passed before the training began stops it.
+    """
+    try:
+        found = timeouts.slow_function(frames, load(ROOT))
+    except ManifestError:
+        found = None
+    slow = found[0] if found else None
+    machinery = (Path(__file__).resolve(), ROOT / "pytest_tinytorch")
+    scripts = [frame for frame in frames if Path(frame.filename).resolve().is_relative_to(ROOT)
+               and not any(Path(frame.filename).resolve().is_relative_to(m) for m in machinery)]
+    hints = [note] if note else []
+    if slow is not None and slow.kata:
+        hints.append(f"The tests of kata {slow.kata} stop slow code sooner, with advice: "
+                     f"pytest --kata {slow.kata.split()[0]}.")
+    hints.append("If your machine is simply slow, give it more time: --time-limit SECONDS "
+                 "(0 for no limit).")
+    text = stopped_text(run.time_limit, "", timeouts.innermost(scripts, ROOT), slow,
+                        note="\n".join(hints), whose_limit=f"{run.name}'s")
+    return "\n" + text
+
+
+def _stop_children() -> None:
+    """End helper processes (memory_profiler's sampler), which would keep this one alive."""
+    for child in multiprocessing.active_children():
+        child.terminate()
 
 
 def environment() -> dict[str, Any]:

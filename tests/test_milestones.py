@@ -140,6 +140,45 @@ def test_code_not_written_yet_is_explained_with_exit_code_2():
     assert "Tensor.__add__: not implemented yet (kata 01)" in result.stderr
 
 
+def test_a_run_past_its_time_limit_is_stopped_with_exit_code_4(tmp_path):
+    # the smoke run takes about a second; its limit here is a hundredth of one
+    out = tmp_path / "out.json"
+    result = run_python(str(MILESTONES / "01_perceptron_1958.py"), "--smoke", "--impl", "reference",
+                        "--time-limit", "0.01", "--out", str(out))
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "Stopped after 01_perceptron_1958's time limit of 0.01 s" in result.stderr
+    assert "give it more time: --time-limit SECONDS (0 for no limit)" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+TOY_PAST_ITS_LIMIT = """
+import signal, sys, time
+del signal.SIGALRM  # as on Windows: the watchdog raises the stop between bytecodes
+sys.path.insert(0, {milestones!r})
+import common
+common.start("toy_milestone.py", "A toy.", sys.argv[1:])
+def milestone():
+    {body}
+common.main(milestone)
+"""
+
+
+@pytest.mark.parametrize("body, stuck", [
+    ("while True: pass", False),  # a Python loop stops at the limit
+    ("time.sleep(600)", True),    # a call Python cannot interrupt: given up after the grace
+])
+def test_a_milestone_past_its_limit_stops_without_sigalrm(tmp_path, body, stuck):
+    script = TOY_PAST_ITS_LIMIT.format(milestones=str(MILESTONES), body=body)
+    result = run_python("-c", script, "--impl", "reference", "--time-limit", "0.5",
+                        "--out", str(tmp_path / "out.json"))
+    assert result.returncode == 4, result.stdout + result.stderr
+    body_line = TOY_PAST_ITS_LIMIT.splitlines().index("    {body}") + 1
+    assert (f"Stopped after toy_milestone's time limit of 0.5 s while running <string>:{body_line}."
+            in result.stderr)
+    assert ("It was still running 0.5 s later, in code that Python cannot interrupt"
+            in result.stderr) is stuck
+
+
 def test_defaults_are_the_learners_code_and_the_results_folder():
     script = (f"import sys; sys.path.insert(0, {str(MILESTONES)!r}); import common\n"
               f"arguments = common.parse_arguments('x', [])\n"
