@@ -52,6 +52,8 @@ import numpy as np
 SUPPORTED_DTYPES = tuple(np.dtype(name) for name in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
 DEFAULT_FLOAT = np.dtype(np.float32)
+DEFAULT_INT = np.dtype(np.int64)
+BOOL = np.dtype(bool)
 # Python and NumPy numbers: in arithmetic they adapt to the tensor (rule 2 of the module).
 SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -290,7 +292,7 @@ def convert(values: Any, dtype: np.dtype) -> np.ndarray:
     Converting to an integer dtype first checks every value fits it (see
     :func:`_require_fits`): NumPy would wrap 300 to 44 in int8 and turn NaN into
     -9223372036854775808. An array already of ``dtype`` comes back as it is. Floats that
-    overflow a narrower float dtype become inf, as in PyTorch, without a warning.
+    overflow a narrower float dtype become inf, as in PyTorch (NumPy warns).
     """
     raise NotImplementedError("convert: not implemented yet (kata 01 Tensor)")
 

@@ -52,6 +52,8 @@ import numpy as np
 SUPPORTED_DTYPES = tuple(np.dtype(name) for name in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"))
 DEFAULT_FLOAT = np.dtype(np.float32)
+DEFAULT_INT = np.dtype(np.int64)
+BOOL = np.dtype(bool)
 # Python and NumPy numbers: in arithmetic they adapt to the tensor (rule 2 of the module).
 SCALAR_TYPES = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -283,7 +285,8 @@ class Tensor:
             raise ValueError(f"matmul shape mismatch: {self.shape} @ {other_data.shape}: the inner "
                              f"dimensions {inner_left} and {inner_right} must be equal")
         try:
-            np.broadcast_shapes(self.shape[:-2], other_data.shape[:-2])
+            if self.data.ndim > 2 or other_data.ndim > 2:
+                np.broadcast_shapes(self.shape[:-2], other_data.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul batch mismatch: {self.shape} @ {other_data.shape}: the batch "
                              f"dimensions {self.shape[:-2]} and {other_data.shape[:-2]} cannot be "
@@ -455,19 +458,21 @@ def result_dtype(*operands: np.ndarray | float) -> np.dtype:
     Never NumPy's own ``np.result_type``: it depends on the NumPy version and on values.
     """
     # BEGIN SOLUTION
-    ranked = []
+    best, dtypes = (-1, -1), []
     for operand in operands:
         if isinstance(operand, np.ndarray):
             dtype = operand.dtype
             standing = 2 if operand.ndim else 1
         else:
-            dtype = np.dtype(bool if isinstance(operand, (bool, np.bool_)) else
-                             np.int64 if isinstance(operand, (int, np.integer)) else DEFAULT_FLOAT)
+            dtype = (BOOL if isinstance(operand, (bool, np.bool_)) else
+                     DEFAULT_INT if isinstance(operand, (int, np.integer)) else DEFAULT_FLOAT)
             standing = 0
-        category = 2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0
-        ranked.append((category, standing, dtype))
-    best = max(rank[:2] for rank in ranked)
-    return functools.reduce(np.promote_types, [dtype for *rank, dtype in ranked if tuple(rank) == best])
+        rank = (2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0, standing)
+        if rank > best:
+            best, dtypes = rank, [dtype]
+        elif rank == best:
+            dtypes.append(dtype)
+    return functools.reduce(np.promote_types, dtypes)
     # END SOLUTION
 
 
@@ -477,15 +482,14 @@ def convert(values: Any, dtype: np.dtype) -> np.ndarray:
     Converting to an integer dtype first checks every value fits it (see
     :func:`_require_fits`): NumPy would wrap 300 to 44 in int8 and turn NaN into
     -9223372036854775808. An array already of ``dtype`` comes back as it is. Floats that
-    overflow a narrower float dtype become inf, as in PyTorch, without a warning.
+    overflow a narrower float dtype become inf, as in PyTorch (NumPy warns).
     """
     # BEGIN SOLUTION
     if isinstance(values, np.ndarray) and values.dtype == dtype:
         return values
     if dtype.kind in "iu":
         _require_fits(values, dtype)
-    with np.errstate(over="ignore"):
-        return np.asarray(values, dtype=dtype)
+    return np.asarray(values, dtype=dtype)
     # END SOLUTION
 
 
@@ -564,7 +568,8 @@ def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.n
         except ValueError:
             raise ValueError(f"shapes {tensor.shape} and {right.shape} cannot be broadcast together "
                              f"for '{symbol}': trailing dimensions must be equal or 1") from None
-    dtype = result_dtype(left, right)
+    same = isinstance(right, np.ndarray) and right.dtype == left.dtype  # the common case, quickly
+    dtype = left.dtype if same else result_dtype(left, right)
     if symbol == "/" and dtype.kind != "f":
         dtype = DEFAULT_FLOAT
     return convert(left, dtype), convert(right, dtype)
