@@ -1,12 +1,15 @@
 """Systems view of the data pipeline: how fast batches come, and how many bytes they weigh.
 
 Every figure is measured on your own loader and transforms and appears in the kata's
-metrics table.
+metrics table. Times are shown, not asserted: a busy machine moves them. What makes batch
+code fast is asserted by counting instead: the lines of your Python a call runs
+(``python_lines``) stay the same whatever the batch size, where a loop over the samples
+runs its body once per sample.
 """
 
 import numpy as np
 
-from pytest_tinytorch.measure import peak_bytes, seconds, time_ratio
+from pytest_tinytorch.measure import peak_bytes, python_lines, seconds, time_ratio
 from tinytorch.data import (
     Compose,
     DataLoader,
@@ -64,19 +67,30 @@ def test_loader_throughput_on_tinydigits(metrics):
                    len(dataset) / slow_seconds, "samples/s")
 
 
-def test_gathering_a_batch_beats_collating_its_samples(metrics):
+def assert_no_loop_over_samples(name, run, sizes):
+    """``run(n)`` on batches of each size in ``sizes`` runs the same lines of your Python."""
+    lines = {size: python_lines(lambda size=size: run(size))[1] for size in sizes}
+    counts = ", ".join(f"{count:,} lines of your Python for {size:,} samples" for size, count in lines.items())
+    assert len(set(lines.values())) == 1, (
+        f"{name} ran {counts}: a loop over the samples runs once per sample; index all of them at once")
+    return lines
+
+
+def test_gathering_a_batch_runs_no_python_per_sample(metrics):
     dataset = tinydigits()
-    indices = np.random.default_rng(0).permutation(len(dataset))[:BATCH]
+    order = np.random.default_rng(0).permutation(len(dataset))
+    indices = order[:BATCH]
     gathered = dataset.gather(indices)
     collated = collate([dataset[int(i)] for i in indices])
     for a, b in zip(gathered, collated):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
+    lines = assert_no_loop_over_samples("gather", lambda size: dataset.gather(order[:size]),
+                                        (BATCH, 10 * BATCH))
+    # shown, not asserted: about 30x on one idle core
     ratio = time_ratio(lambda: collate([dataset[int(i)] for i in indices]),
                        lambda: dataset.gather(indices))
-
-    assert ratio > 3, (f"gathering a batch was only {ratio:.1f}x faster than collating its samples: "
-                       f"does gather index each array once with the whole index array?")
+    metrics.record("lines of Python to gather a batch, any size", lines[BATCH], "count")
     metrics.record("collate 64 samples / gather one batch, time", ratio, "ratio")
 
 
@@ -123,16 +137,16 @@ def crop_and_flip_one_by_one(images: np.ndarray, rng: np.random.Generator) -> np
     return out
 
 
-def test_batch_augmentation_beats_a_per_sample_loop(metrics):
+def test_batch_augmentation_runs_no_python_per_image(metrics):
     images = cifar_like_images(CIFAR_BATCH)
     augment = Compose([RandomCrop(32, padding=4, rng=0), RandomHorizontalFlip(rng=1)])
     loop_rng = np.random.default_rng(2)
     assert augment(images).shape == crop_and_flip_one_by_one(images, loop_rng).shape
 
+    assert_no_loop_over_samples("RandomCrop then RandomHorizontalFlip",
+                                lambda size: augment(images[:size]), (CIFAR_BATCH // 4, CIFAR_BATCH))
+    # shown, not asserted: about 10 to 17x on one idle core
     ratio = time_ratio(lambda: crop_and_flip_one_by_one(images, loop_rng), lambda: augment(images))
-
-    assert ratio > 3, (f"the batch transforms were only {ratio:.1f}x faster than a Python loop over "
-                       f"the {CIFAR_BATCH} images: is there a loop over the samples inside?")
     metrics.record("per-sample loop / batch crop+flip time, CIFAR batch of 128", ratio, "ratio")
 
 
@@ -154,11 +168,12 @@ def test_crop_and_flip_do_not_loop_over_the_samples(metrics):
 
     np.testing.assert_array_equal(crop_batch(images, top, left, 4), crop_loop())
     np.testing.assert_array_equal(flip_batch(images, flip), flip_loop())
+    sizes = (1024, 8192)
+    assert_no_loop_over_samples("crop_batch", lambda n: crop_batch(images[:n], top[:n], left[:n], 4), sizes)
+    assert_no_loop_over_samples("flip_batch", lambda n: flip_batch(images[:n], flip[:n]), sizes)
+    # shown, not asserted: about 20x and 8x on one idle core
     crop_ratio = time_ratio(crop_loop, lambda: crop_batch(images, top, left, 4))
     flip_ratio = time_ratio(flip_loop, lambda: flip_batch(images, flip))
-
-    assert crop_ratio > 3, f"crop_batch was only {crop_ratio:.1f}x faster than a loop over the images"
-    assert flip_ratio > 3, f"flip_batch was only {flip_ratio:.1f}x faster than a loop over the images"
     metrics.record("per-image loop / crop_batch time, 8192 images", crop_ratio, "ratio")
     metrics.record("per-image loop / flip_batch time, 8192 images", flip_ratio, "ratio")
 

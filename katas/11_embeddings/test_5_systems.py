@@ -48,6 +48,7 @@ def test_a_lookup_beats_multiplying_one_hot_vectors(metrics):
     _, one_hot_peak = peak_bytes(one_hot_matmul)
     ratio = time_ratio(one_hot_matmul, lambda: emb(Tensor(ids)))
     assert one_hot_peak > 4 * lookup_peak
+    # about 200x on one idle core, more on a busy one: a threshold no load can reach
     assert ratio > 3, f"the one-hot product was only {ratio:.1f}x slower than the lookup"
     metrics.record(f"one-hot matmul / lookup time, vocab {vocab}", ratio, "ratio")
     metrics.record("one-hot matmul / lookup peak memory", one_hot_peak / lookup_peak, "ratio")

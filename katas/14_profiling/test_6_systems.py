@@ -3,14 +3,15 @@
 The CNN is the network of milestones/convnets.py (build_cnn, TinyDigits recipe): two stages
 of conv 3x3 - batch norm - ReLU - 2x2 max pooling, then Flatten and a Linear layer, on a
 batch of 64 real TinyDigits test images. Timings are real (time.perf_counter, never under
-tracemalloc) and depend on the machine: the assertions are wide bands, the figures go to
-the kata's metrics table.
+tracemalloc) and depend on the machine and its load: they go to the kata's metrics table,
+and no assertion rests on them. Amdahl's law is asserted on a clock that counts calls
+(``call_clock``), where the prediction must be exact.
 """
 
 import numpy as np
 import pytest
 
-from pytest_tinytorch.measure import time_ratio
+from pytest_tinytorch.measure import call_clock, time_ratio
 from tinytorch.core import ReLU, Tensor, no_grad
 from tinytorch.data import load_tinydigits
 from tinytorch.nn import BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Sequential
@@ -48,11 +49,9 @@ def test_the_profile_table_of_the_1998_cnn(digits, metrics):
     norm_time = sum(result.share(row) for row in result.rows if row.kind == "BatchNorm2d")
     norm_flops = sum(row.flops for row in result.rows if row.kind == "BatchNorm2d") / result.flops
     assert conv_flops > 0.9, "two convolutions do almost all the arithmetic"
-    assert all(row.seconds > 0 for row in result.rows)
-    # Ten timers cost microseconds against milliseconds, but the figure is measured, and a
-    # forward that allocates 30 MB can land in another state of the memory allocator when
-    # timed: the band is wide, the metric says what happened.
-    assert -0.5 < result.overhead < 3.0, f"the timers cost {100 * result.overhead:.0f} % of a forward"
+    assert all(row.seconds > 0 for row in result.rows), "every layer's timer must have run"
+    # Ten timers cost microseconds against milliseconds, but the figure is measured on a
+    # shared machine (a busy one once showed +93 %): shown, not asserted.
 
     for row in result.rows:
         label = f"{row.name} {row.kind} {row.output_shape}"
@@ -110,7 +109,12 @@ def mlp(middle):
 
 
 def test_amdahl_predicts_the_speedup_of_a_real_network(digits, metrics):
-    """Batch the one layer that loops, and compare the whole's speedup with the law's."""
+    """Batch the one layer that loops, and compare the whole's speedup with the law's.
+
+    Every call of Linear.forward pays the same Python overhead, whatever its rows: on a
+    clock that counts those calls, the profile's shares are exact and so must Amdahl's
+    prediction be. The same comparison in real seconds is shown beside it.
+    """
     images, _ = digits
     x = Tensor(images.reshape(BATCH, -1))
     slow, fast = mlp(RowByRowLinear), mlp(Linear)
@@ -118,10 +122,21 @@ def test_amdahl_predicts_the_speedup_of_a_real_network(digits, metrics):
         np.testing.assert_allclose(slow(x).numpy(), fast(x).numpy(), rtol=1e-5, atol=1e-5)
         hidden = ReLU()(fast[0](x))
 
+    with call_clock(Linear, "forward") as calls:
+        slow_calls = profile(slow, x, warmup=1, repeats=3, timer=calls)
+        fast_calls = profile(fast, x, warmup=1, repeats=3, timer=calls)
+    looping = slow_calls.rows[2]
+    assert looping.kind == "RowByRowLinear", "a subclass of Linear, profiled as a Linear"
+    assert looping.flops == 2 * BATCH * 256 * 128 + BATCH * 128, "the same FLOPs, batched or not"
+    assert [row.seconds for row in slow_calls.rows] == [1, 0, BATCH, 0, 1], "calls charged to each layer"
+    assert (slow_calls.latency, fast_calls.latency) == (BATCH + 2, 3), "calls of a whole forward"
+    call_fraction = slow_calls.share(looping)
+    call_factor = looping.seconds / fast_calls.rows[2].seconds
+    assert amdahl_speedup(call_fraction, call_factor) == pytest.approx(
+        slow_calls.latency / fast_calls.latency, rel=1e-12), "Amdahl's law on the counted calls"
+
     result = profile(slow, x, warmup=3, repeats=15)
     fraction = result.share(result.rows[2])            # the looping layer's share of the time
-    assert result.rows[2].kind == "RowByRowLinear", "a subclass of Linear, profiled as a Linear"
-    assert result.rows[2].flops == 2 * BATCH * 256 * 128 + BATCH * 128, "the same FLOPs, batched or not"
 
     def part(model):
         def run():
@@ -135,17 +150,15 @@ def test_amdahl_predicts_the_speedup_of_a_real_network(digits, metrics):
                 model(x)
         return run
 
+    # Shown, not asserted: three timings taken at different moments of a shared machine.
+    # On an idle core the layer gets about 10x faster and the whole about 2.5x, within a
+    # few per cent of the law; the naive guess, the whole as fast as the part, is 4 times off.
     factor = time_ratio(part(slow), part(fast), rounds=5)
     measured = time_ratio(whole(slow), whole(fast), rounds=5)
     predicted = amdahl_speedup(fraction, factor)
-
-    assert factor > 2, f"batching the layer made it only {factor:.2f} x faster"
-    # Wide band: the three timings are taken at different moments of a shared machine. The
-    # naive guess, the whole as fast as the part (factor), is about 4 times off.
-    assert 0.5 < measured / predicted < 2.0, (
-        f"the layer took {100 * fraction:.0f} % of the time and got {factor:.1f} x faster: Amdahl "
-        f"predicts {predicted:.2f} x for the whole, measured {measured:.2f} x")
-    assert measured < factor, "the rest of the network did not get faster"
+    metrics.record("looping layer's share of the MLP's Linear calls", 100 * call_fraction, "%")
+    metrics.record("whole MLP: Linear calls, looping / batched (Amdahl's prediction, exact)",
+                   slow_calls.latency / fast_calls.latency, "ratio")
     metrics.record("looping layer's share of the MLP's time", 100 * fraction, "%")
     metrics.record("that layer batched: its speedup", factor, "ratio")
     metrics.record("whole MLP: speedup predicted by Amdahl", predicted, "ratio")
@@ -158,6 +171,7 @@ def test_the_profiler_costs_most_where_layers_are_fastest(digits, metrics):
     images, _ = digits
     model = mlp(Linear)
     result = profile(model, Tensor(images[:1].reshape(1, -1)), warmup=20, repeats=200)
-    assert -0.5 < result.overhead < 2.0, f"the timers cost {100 * result.overhead:.0f} % of a forward"
+    assert all(row.seconds > 0 for row in result.rows), "every layer's timer must have run"
+    # shown, not asserted: about 8 % on an idle core, and whatever a busy one makes of it
     metrics.record("MLP batch-1 latency", result.latency, "seconds")
     metrics.record("profiler overhead, MLP batch 1", 100 * result.overhead, "%")

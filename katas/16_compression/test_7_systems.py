@@ -2,7 +2,8 @@
 
 A 784-128-10 MLP is trained once per module (five epochs, well under a second). Every
 figure below is measured on its 1,000 test images: accuracies, the real bytes of the
-stored formats, parameter counts, and forward times taken in alternation.
+stored formats, parameter counts and multiply-adds, and forward times taken in alternation
+(shown, never asserted: a busy machine moves them).
 """
 
 import numpy as np
@@ -167,13 +168,18 @@ def test_structured_pruning_makes_a_smaller_faster_dense_model(trained, train_ba
     assert parameters(model) == 784 * 32 + 32 + 32 * 10 + 10
     assert after >= dense - 0.05, f"dense {dense:.3f}, 32 of 128 neurons kept and fine-tuned {after:.3f}"
 
+    # What makes it faster, counted: every weight is one multiply-add per sample, and the
+    # smaller layers are dense arrays that a matrix product runs in full.
+    macs = {name: sum(layer.weight.size for layer in m if isinstance(layer, Linear))
+            for name, m in (("dense", trained), ("small", model))}
+    assert 4 * macs["small"] == macs["dense"] == 784 * 128 + 128 * 10, macs
     x = Tensor(digits[2])
     with no_grad():
         speedup = time_ratio(lambda: trained(x), lambda: model(x))
-    assert speedup > 1.5, f"a quarter of the hidden neurons ran only {speedup:.2f} x faster"
 
     metrics.record("parameters, dense MLP", parameters(trained), "parameters")
     metrics.record("parameters, 32 of 128 hidden neurons kept", parameters(model), "parameters")
+    metrics.record("multiply-adds per image, dense / 32 neurons kept", macs["dense"] / macs["small"], "ratio")
     metrics.record("test accuracy, 32 neurons kept, before fine-tuning", 100 * before, "%")
     metrics.record(f"test accuracy, 32 neurons kept, after {FINE_TUNE_EPOCHS} epochs", 100 * after, "%")
     metrics.record("forward time, dense / 32 neurons kept (interleaved)", speedup, "ratio")

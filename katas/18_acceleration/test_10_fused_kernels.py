@@ -4,7 +4,8 @@ Each one gives the plain version's values and gradients (float64 to rounding, an
 gradcheck), falls back on the plain version for what it does not handle, and works with
 autograd whichever of the two switches came first. The fusion itself is checked where it
 can be seen without a clock: what the backward pass recomputes, and the peak memory.
-Speed-ups are recorded at the end, asserted only as wide bands.
+Speed-ups are measured at the end and shown in the metrics table, never asserted: they
+are 1.1 to 1.9 times, and a busy machine moves a time by more than that.
 """
 
 import numpy as np
@@ -350,7 +351,7 @@ def test_acceleration_switched_on_before_autograd_leaves_autograd_working(monkey
     assert type(CrossEntropyLoss()(x, Tensor(np.array([0, 1, 3]))).grad_fn) is CrossEntropyLossBackward
 
 
-# -- the speed-ups ------------------------------------------------------------------------------
+# -- fewer arrays, and the speed-ups ---------------------------------------------------------
 
 def forward_backward(make):
     """A forward and backward pass of ``make()`` (a scalar-reduced output)."""
@@ -360,7 +361,7 @@ def forward_backward(make):
     return run
 
 
-def test_speedups_of_the_fused_kernels(metrics):
+def test_each_fused_kernel_allocates_fewer_input_sized_arrays_and_its_speedup_is_shown(metrics):
     f32 = np.float32
     logits = Tensor(rng.standard_normal((2048, 512)).astype(f32), requires_grad=True)
     target = Tensor(rng.integers(0, 512, 2048))
@@ -373,17 +374,26 @@ def test_speedups_of_the_fused_kernels(metrics):
     plain = {name: acceleration.plain_version(owner, name_) for name, (owner, name_) in {
         "ce": (CrossEntropyLoss, "forward"), "softmax": (Softmax, "forward"),
         "ln": (transformers, "layer_norm"), "bn": (BatchNorm2d, "forward")}.items()}
-    cases = {  # name: (plain, fused, band)
+    cases = {  # name: (plain, fused, the input whose size the temporaries have)
         "cross-entropy (2048, 512)": (lambda: plain["ce"](CrossEntropyLoss(), logits, target),
-                                      lambda: cross_entropy_fast(CrossEntropyLoss(), logits, target), 1.2),
+                                      lambda: cross_entropy_fast(CrossEntropyLoss(), logits, target), logits),
         "softmax (4, 4, 128, 128)": (lambda: plain["softmax"](Softmax(), scores),
-                                     lambda: softmax_fast(Softmax(), scores), 0.8),
+                                     lambda: softmax_fast(Softmax(), scores), scores),
         "layer norm (8, 128, 128)": (lambda: plain["ln"](tokens, gain, shift),
-                                     lambda: layer_norm_fast(tokens, gain, shift), 0.8),
+                                     lambda: layer_norm_fast(tokens, gain, shift), tokens),
         "batch norm (32, 16, 16, 16)": (lambda: plain["bn"](layer, images),
-                                        lambda: batch_norm2d_fast(layer, images), 1.1),
+                                        lambda: batch_norm2d_fast(layer, images), images),
     }
-    for name, (slow, fast, band) in cases.items():
+    for name, (slow, fast, x) in cases.items():
+        # A kernel that waits on memory costs what it allocates and passes over: the fused
+        # forward must hold at least one array the size of its input fewer at its peak.
+        with no_grad():
+            _, plain_peak = peak_bytes(slow)
+            _, fused_peak = peak_bytes(fast)
+        fewer = (plain_peak - fused_peak) / x.nbytes
+        metrics.record(f"{name} forward peak: plain / fused", plain_peak / fused_peak, "ratio")
+        assert fewer > 0.9, (f"{name}: the fused forward peaked at {fused_peak:,} bytes, the plain one at "
+                             f"{plain_peak:,}: {fewer:.2f} input-sized arrays fewer, expected at least one")
+        # 1.1 to 1.9x on an idle core: shown, not asserted
         speedup = time_ratio(forward_backward(slow), forward_backward(fast))
         metrics.record(f"{name} forward+backward: plain / fused (time)", speedup, "ratio")
-        assert speedup > band, f"{name}: the fused kernel took {1 / speedup:.2f}x the plain version's time"

@@ -2,14 +2,19 @@
 
 Speed-ups are two timings taken in alternation (``time_ratio``: slow, fast, slow, fast...)
 with BLAS pinned to one thread; memory is a tracemalloc peak, measured separately (never
-while timing). The machine is shared and noisy, so timings are asserted only as wide
-bands: the exact figures go to the kata's metrics table.
+while timing). The machine is shared and noisy: every time goes to the kata's metrics
+table, and a time is asserted only where the effect is at least ten times the threshold
+(Python loops, strided copies, tiny tiles, einsum without optimize). The levers that gain
+a few per cent to a few times are asserted through what does not move with load: bytes,
+strides, arithmetic intensity, which kernels run and what they compute.
 """
+
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
 
-from pytest_tinytorch.measure import peak_bytes, seconds, time_ratio
+from pytest_tinytorch.measure import call_clock, peak_bytes, seconds, time_ratio
 from tinytorch.core import GELU, ReLU, Tensor, no_grad
 from tinytorch.data import load_tinydigits
 from tinytorch.nn import (
@@ -24,6 +29,10 @@ from tinytorch.nn import (
 )
 from tinytorch.optim import Adam
 from tinytorch.systems.acceleration import (
+    BatchNorm2dFastBackward,
+    Conv2dFastBackward,
+    CrossEntropyFastBackward,
+    MaxPool2dFastBackward,
     blocked_matmul,
     conv2d_cost,
     conv2d_einsum,
@@ -65,6 +74,7 @@ def test_loops_against_one_matrix_product(metrics):
     b = rng.standard_normal((100, 16)).astype(np.float32)
     np.testing.assert_allclose(squared_distances(a, b), squared_distances_loops(a, b), rtol=1e-4, atol=1e-4)
     speedup = time_ratio(lambda: squared_distances_loops(a, b), lambda: squared_distances(a, b))
+    # about 550x on one idle core: a threshold no load can reach
     assert speedup > 20, f"the vectorized distances were only {speedup:.1f}x faster than the loops"
     metrics.record("distances 120x100x16: loops / matrix product (time)", speedup, "ratio")
 
@@ -82,6 +92,7 @@ def test_broadcasting_is_vectorized_but_not_frugal(metrics):
     assert product_peak < 3 * product.nbytes, f"squared_distances peaked at {product_peak:,} bytes"
     assert broadcast_peak >= 64 * product.nbytes
     speedup = time_ratio(broadcast, lambda: squared_distances(a, b))
+    # about 25x on one idle core (the 31 MB temporary), more on a busy one
     assert speedup > 1.5, f"the matrix product was only {speedup:.2f}x faster than broadcasting"
     metrics.record("distances 400x300x64: broadcasting peak", broadcast_peak, "bytes")
     metrics.record("distances 400x300x64: matrix product peak", product_peak, "bytes")
@@ -96,13 +107,13 @@ def test_a_transposed_operand_is_free_a_copy_across_the_grain_is_not(metrics):
     out, transposed_peak = peak_bytes(lambda: a @ b.T)
     # BLAS reads a transposed matrix where it lies (a flag in the call): nothing is copied
     assert transposed_peak < out.nbytes + 65_536, f"a @ b.T peaked at {transposed_peak:,} bytes"
-    transposed_cost = time_ratio(lambda: a @ b.T, lambda: a @ b)
-    assert 0.4 < transposed_cost < 2.5, f"a @ b.T took {transposed_cost:.2f}x the time of a @ b"
-    # element-wise work is another matter: reading b.T row by row jumps 4 KB per element
+    transposed_cost = time_ratio(lambda: a @ b.T, lambda: a @ b)  # about 1.0x: shown
+    # element-wise work is another matter: reading m.T row by row jumps 4 KB per element
     m = rng.standard_normal((1024, 1024)).astype(np.float32)
-    assert not is_contiguous(m.T, "C")
+    assert not is_contiguous(m.T, "C") and m.T.strides == (4, 4096)
     transpose_copy = time_ratio(lambda: np.ascontiguousarray(m.T), lambda: m.copy())
     mixed_add = time_ratio(lambda: m + m.T, lambda: m + m)
+    # about 30x each on one idle core, more on a busy one
     assert transpose_copy > 2 and mixed_add > 2, f"{transpose_copy:.1f}x, {mixed_add:.1f}x"
     metrics.record("768x768 matmul a @ b.T: peak (the result alone)", transposed_peak, "bytes")
     metrics.record("matmul a @ b.T / a @ b (time)", transposed_cost, "ratio")
@@ -123,9 +134,9 @@ def test_gelu_with_one_scratch_array(metrics):
     scratch = x.copy()
     _, in_place_peak = peak_bytes(lambda: gelu_fused(scratch, out=scratch))
     assert fused_peak < composed_peak and in_place_peak < fused_peak
+    # 1.2 to 1.8x on an idle core: shown, the bytes above are what is asserted
     speedup = time_ratio(composed, lambda: gelu_fused(x))
     in_place_speedup = time_ratio(composed, lambda: gelu_fused(scratch, out=scratch))
-    assert speedup > 0.5 and in_place_speedup > 0.5, f"{speedup:.2f}x, {in_place_speedup:.2f}x"
     metrics.record("GELU 1024x1024 float32, composed (kata 02): peak", composed_peak, "bytes")
     metrics.record("GELU fused: peak", fused_peak, "bytes")
     metrics.record("GELU fused in place: peak", in_place_peak, "bytes")
@@ -139,12 +150,13 @@ def test_float64_costs_bytes_and_time(metrics):
     promoted = x32 * np.float64(0.5)            # a NumPy float64 scalar promotes (NumPy 2)
     assert promoted.dtype == np.float64 and (x32 * 0.5).dtype == np.float32
     assert gelu_fused(x64).nbytes == 2 * gelu_fused(x32).nbytes
-    gelu_cost = time_ratio(lambda: gelu_fused(x64), lambda: gelu_fused(x32))
     a32, b32 = x32[:512, :512].copy(), x32[512:, 512:].copy()
     a64, b64 = a32.astype(np.float64), b32.astype(np.float64)
+    assert blocked_matmul(a64, b64, tile=512).nbytes == 2 * blocked_matmul(a32, b32, tile=512).nbytes
+    # twice the bytes to move: about 3.5x and 2x the time on an idle core, shown
+    gelu_cost = time_ratio(lambda: gelu_fused(x64), lambda: gelu_fused(x32))
     matmul_cost_ratio = time_ratio(lambda: blocked_matmul(a64, b64, tile=512),
                                    lambda: blocked_matmul(a32, b32, tile=512))
-    assert gelu_cost > 0.5 and matmul_cost_ratio > 0.5, f"{gelu_cost:.2f}x, {matmul_cost_ratio:.2f}x"
     metrics.record("float32 * np.float64(0.5), 1024x1024: result", promoted.nbytes, "bytes")
     metrics.record("float32 * 0.5 (a Python float), 1024x1024: result", (x32 * 0.5).nbytes, "bytes")
     metrics.record("GELU fused float64 / float32 (time)", gelu_cost, "ratio")
@@ -162,7 +174,8 @@ def test_the_tile_size_of_a_blocked_matmul(metrics):
         metrics.record(f"blocked matmul 384x384, tile {tile}", elapsed, "seconds")
         flops_per_second(metrics, f"blocked matmul 384x384, tile {tile}", cost, elapsed)
     small_tiles = time_ratio(lambda: blocked_matmul(a, b, tile=16), lambda: blocked_matmul(a, b, tile=n))
-    # 13,824 Python-level np.dot calls on 16x16 tiles against a single one
+    # 13,824 Python-level np.dot calls on 16x16 tiles against a single one: about 50x on
+    # one idle core, more on a busy one
     assert small_tiles > 2, f"tile 16 was only {small_tiles:.1f}x slower than one np.dot"
     metrics.record("blocked matmul tile 16 / one tile (time)", small_tiles, "ratio")
 
@@ -204,10 +217,12 @@ def test_roofline_table_of_matmul_and_convolution(metrics):
         rates[name] = cost.flops_per_second(elapsed)
         metrics.record(f"{name}: intensity, FLOPs per byte", cost.intensity, "ratio")
         flops_per_second(metrics, name, cost, elapsed)
-    # the matrix-vector product waits for memory: its rate is the bandwidth times its intensity
-    matvec = points["matvec 4096x4096 @ 4096x1"][0]
+    # the matrix-vector product waits for memory: its rate is the bandwidth times its
+    # intensity, which is 170 times lower than the matrix product's (the rates, about 10x
+    # apart on an idle core, are shown)
+    matmul, matvec = points["matmul 512x512 @ 512x512"][0], points["matvec 4096x4096 @ 4096x1"][0]
+    assert matmul.intensity > 100 * matvec.intensity, (matmul.intensity, matvec.intensity)
     bandwidth = rates["matvec 4096x4096 @ 4096x1"] / matvec.intensity
-    assert rates["matmul 512x512 @ 512x512"] > 1.5 * rates["matvec 4096x4096 @ 4096x1"], rates
     metrics.record("memory bandwidth reached by the matvec", bandwidth, "bytes/s")
     metrics.record("ridge point: matmul FLOPs per second / bandwidth, FLOPs per byte",
                    rates["matmul 512x512 @ 512x512"] / bandwidth, "ratio")
@@ -230,8 +245,8 @@ def test_forward_convolution_im2col_against_einsum(name, metrics):
     windows = spatial.sliding_windows(spatial.pad2d(x[:8], padding), w_shape[-1], 1)
     unoptimized = time_ratio(lambda: np.einsum("nchwij,ocij->nohw", windows, weight),
                              lambda: conv2d_einsum(x[:8], weight, 1, padding), rounds=1)
-    assert 0.3 < einsum_cost < 3, f"einsum took {einsum_cost:.2f}x the time of im2col"
-    assert unoptimized > 3, f"einsum without optimize was only {unoptimized:.1f}x slower"
+    # about 1.1x (shown) against 40 to 90x on one idle core, more on a busy one
+    assert unoptimized > 2, f"einsum without optimize was only {unoptimized:.1f}x slower"
     metrics.record(f"forward {name}: einsum / im2col (time)", einsum_cost, "ratio")
     metrics.record(f"forward {name}, 8 images: einsum without / with optimize (time)", unoptimized, "ratio")
 
@@ -256,12 +271,13 @@ def test_input_gradient_col2im_against_a_convolution(name, metrics):
                                rtol=1e-3, atol=1e-3)
     chosen = transposed_conv_pays(x_shape[1], w_shape[0], w_shape[-1], 1, padding)
     by_convolution = lambda: input_grad_by_convolution(grad, weight, padding)
+    # Shown, not asserted: 1.6 to 2x for 32 -> 32, about 1x for 16 -> 32, 0.5x for 8 -> 32 on
+    # an idle core, and a busy one once turned 16 -> 32 several times slower. The rule's line
+    # is tested in test_7_kernels.py; which route runs, in test_forward_and_backward below.
     # time_ratio runs its first argument least often: give it the route expected to be slow
     speedup = (time_ratio(by_col2im, by_convolution, rounds=5) if chosen
                else 1 / time_ratio(by_convolution, by_col2im, rounds=5))
     metrics.record(f"input gradient {name}: col2im / convolution (time)", speedup, "ratio")
-    # the rule must not pick a route that measured several times slower here
-    assert speedup > 0.4 if chosen else speedup < 2.5, f"{speedup:.2f}x, convolution chosen: {chosen}"
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
@@ -278,18 +294,33 @@ def test_forward_and_backward_of_a_layer_off_and_on(name, metrics):
         if upstream is None:
             upstream = Tensor(rng.standard_normal(out.shape).astype(np.float32))
         out.backward(upstream)
+        gradients = [t.grad.numpy() for t in (layer.weight, layer.bias, x) if t.grad is not None]
         layer.weight.grad = layer.bias.grad = x.grad = None
+        return gradients
 
     def plain():
         disable_acceleration()
-        step()
+        return step()
 
     def fast():
         enable_acceleration()
-        step()
+        return step()
 
+    # What the switch changes, counted: kata 09 scatters the input's window gradients back
+    # with col2im; the fast backward computes them as a convolution instead (32 -> 32
+    # channels: transposed_conv_pays), and the first layer has no input gradient either way.
+    with call_clock(spatial, "col2im") as scatters:
+        plain_gradients = plain()
+        plain_scatters = scatters()
+        fast_gradients = fast()
+        fast_scatters = scatters() - plain_scatters
+    assert (plain_scatters, fast_scatters) == ((1, 0) if x.requires_grad else (0, 0)), (
+        f"col2im ran {plain_scatters:.0f} times with acceleration off, {fast_scatters:.0f} with it on")
+    for plain_gradient, fast_gradient in zip(plain_gradients, fast_gradients, strict=True):
+        np.testing.assert_allclose(fast_gradient, plain_gradient, rtol=1e-3, atol=1e-3)
+    # shown, not asserted: about 1.25x for the hidden layer and 1.0x for the first on an
+    # idle core
     speedup = time_ratio(plain, fast)
-    assert speedup > 0.5, f"the accelerated layer took {1 / speedup:.2f}x the plain one's time"
     metrics.record(f"forward+backward {name}: off / on (time)", speedup, "ratio")
 
 
@@ -310,11 +341,16 @@ def test_max_pooling_off_and_on(metrics):
     def reshape_max():
         return features.reshape(64, 16, 14, 2, 14, 2).max(axis=(3, 5))
 
-    with no_grad():
-        np.testing.assert_array_equal(reshape_max(), max_pool2d_fast(x, 2).numpy())
+    fast_out, plain_out = max_pool2d_fast(x, 2), spatial.max_pool2d(x, 2)
+    assert isinstance(fast_out.grad_fn, MaxPool2dFastBackward)
+    np.testing.assert_array_equal(reshape_max(), fast_out.numpy())
+    # the same rule for tied windows, to the bit: the fast backward only writes instead of adding
+    np.testing.assert_array_equal(fast_out.grad_fn.backward(upstream.numpy())[0],
+                                  plain_out.grad_fn.backward(upstream.numpy())[0])
+    # shown, not asserted: 1.3 to 1.4x for forward and backward, and reshape + max about
+    # 30x slower than kata 09's strided maxima, on an idle core
     speedup = time_ratio(plain, step, rounds=5)
     reshape_cost = time_ratio(reshape_max, lambda: max_pool2d_fast(x, 2).numpy())
-    assert speedup > 0.5, f"the fast max pooling took {1 / speedup:.2f}x the plain one's time"
     metrics.record("max pool 2x2 forward+backward on (64, 16, 28, 28): off / on (time)", speedup, "ratio")
     metrics.record("max pool 2x2 forward: reshape + max / strided np.maximum (time)", reshape_cost, "ratio")
 
@@ -349,9 +385,21 @@ def test_a_cnn_training_step_on_real_digits_off_and_on(metrics):
         enable_acceleration()
         return step()
 
-    losses = [plain(), fast(), plain(), fast()]
+    # What the switch changes, counted: which backward rules one step runs
+    fast_rules = {Conv2dFastBackward: 2, BatchNorm2dFastBackward: 2, MaxPool2dFastBackward: 2,
+                  CrossEntropyFastBackward: 1}
+    with ExitStack() as stack:
+        runs = {rule: stack.enter_context(call_clock(rule, "backward")) for rule in fast_rules}
+        losses = [plain()]
+        off = {rule: run() for rule, run in runs.items()}
+        losses.append(fast())
+        on = {rule: run() - off[rule] for rule, run in runs.items()}
+    losses += [plain(), fast()]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    assert not any(off.values()), {rule.__name__: count for rule, count in off.items()}
+    assert on == fast_rules, {rule.__name__: count for rule, count in on.items()}
+    # shown, not asserted: about 1.1x on an idle core (only the poolings and the batch
+    # norms gain; the hidden convolution's 16 -> 32 channels keep col2im)
     speedup = time_ratio(plain, fast, rounds=5)
-    assert speedup > 0.5, f"an accelerated training step took {1 / speedup:.2f}x the plain one's time"
     metrics.record("CNN training step, 64 TinyDigits images: off / on (time)", speedup, "ratio")
     metrics.record("CNN training step, 64 TinyDigits images, on", seconds(fast, repeat=3), "seconds")

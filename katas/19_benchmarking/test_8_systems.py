@@ -1,14 +1,17 @@
 """Systems view: your harness benchmarks a real TinyTorch MLP on real TinyDigits images.
 
 These are the only real timings of the kata (time.perf_counter, never under tracemalloc).
-They depend on the machine, so the assertions are wide bands; the figures themselves go
-to the kata's metrics table.
+They depend on the machine and its load, so they go to the kata's metrics table and no
+verdict rests on them. What batching saves is asserted on a clock that counts calls of the
+layers (``call_clock``): your harness must find it exactly, on the real model.
 """
 
 import numpy as np
 import pytest
 
+from pytest_tinytorch.measure import call_clock
 from tinytorch.core import ReLU, Tensor, no_grad
+from tinytorch.core.autograd import Function
 from tinytorch.data import load_tinydigits
 from tinytorch.nn import Linear, Sequential
 from tinytorch.systems import Benchmark
@@ -41,10 +44,9 @@ def test_single_stream_latency_and_offline_throughput_of_an_mlp(images, metrics)
     assert offline.throughput == pytest.approx(len(images) / offline.summary.median)
     # Not asserted: on a busy machine a 50-microsecond query often slips between two
     # interruptions of the scheduler while a 10-millisecond pass never does, which shrinks
-    # this ratio. The next test asserts that batching wins, timing both sides in turn.
+    # this ratio. The next test asserts what batching saves, counted.
     ratio = offline.throughput / single.throughput
-    relative_width = 100 * latency.relative_ci_width
-    assert relative_width < 25, f"the 95 % interval of the median latency is {relative_width:.1f} % wide"
+    relative_width = 100 * latency.relative_ci_width  # under 1 % on an idle core: shown
 
     metrics.record("single-stream median latency, MLP 784-256-128-10", latency.median, "seconds")
     metrics.record("single-stream p99 latency", latency.p99, "seconds")
@@ -68,30 +70,44 @@ def test_batching_beats_one_query_at_a_time_in_an_interleaved_comparison(images,
         with no_grad():
             model(batch)
 
+    # One sample per call pays the Python and call overhead of every layer 100 times; the
+    # batch pays it once and lets each matrix product do 100 rows of work per call. On a
+    # clock that counts those calls, your harness must see exactly that.
+    with call_clock(Linear, "forward") as layer_calls:
+        counted = Benchmark(warmup=1, repeats=10, timer=layer_calls).compare(
+            one_at_a_time, batched, names=("one at a time", "batch"), alpha=0.01)
+    assert counted.significance.faster == "batch", counted.significance.verdict
+    assert counted.a.timings == (3.0 * BATCH,) * 10 and counted.b.timings == (3.0,) * 10
+    assert counted.speedup == BATCH, f"{counted.speedup} times fewer Linear calls, expected {BATCH}"
+
+    # The same comparison in seconds: about 10 to 20x, shown, not asserted.
     comparison = Benchmark(warmup=3, repeats=30).compare(
         one_at_a_time, batched, names=("one at a time", "batch"), alpha=0.01)
-
-    # One sample per call pays the Python and call overhead of every layer 100 times; the
-    # batch pays it once and lets each matrix product do 100 rows of work per call.
-    assert comparison.significance.faster == "batch", comparison.significance.verdict
-    assert comparison.speedup > 1.5, f"the batch was only {comparison.speedup:.2f} x faster"
+    metrics.record(f"{BATCH} images one at a time / one batch, Linear calls", counted.speedup, "ratio")
     metrics.record(f"{BATCH} images one at a time / one batch (interleaved)", comparison.speedup, "ratio")
 
 
-def test_the_graph_costs_time_at_inference_and_the_test_sees_it(images, metrics):
+def test_the_graph_costs_time_at_inference_and_no_grad_skips_it(images, metrics):
     model = mlp()
     query = Tensor(images[:1])
 
     def recording():
-        model(query)  # autograd is on: every operation records its Function
+        return model(query)  # autograd is on: every operation records its Function
 
     def inference():
         with no_grad():
-            model(query)
+            return model(query)
 
+    with call_clock(Function, "__init__") as recorded:
+        graph = recording()
+        per_forward = recorded()
+        plain = inference()
+        assert recorded() == per_forward, "a forward under no_grad recorded Functions"
+    # three Linear layers and two ReLUs: at least one Function each
+    assert per_forward >= 5 and graph.grad_fn is not None and plain.grad_fn is None
+
+    # What those Functions cost in seconds: about 1.9x on an idle core, shown, not asserted.
     comparison = Benchmark(warmup=10, repeats=100).compare(
         recording, inference, names=("graph", "no_grad"), alpha=0.01)
-
-    assert comparison.significance.faster == "no_grad", comparison.significance.verdict
-    assert comparison.speedup > 1.1, f"no_grad was only {comparison.speedup:.2f} x faster"
+    metrics.record("Functions recorded by one batch-1 forward", per_forward, "count")
     metrics.record("batch-1 latency with graph / under no_grad", comparison.speedup, "ratio")

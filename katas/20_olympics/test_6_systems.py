@@ -4,7 +4,8 @@ The trained 784-48-10 MLP as it is (float32), with its weights stored in float16
 80 % zeros (kata 16's idea, done here with NumPy), and quantized to int8 with calibrated
 input ranges (kata 15). Each one is saved, submitted with the rules' real benchmark,
 verified (accuracy and bytes recomputed, latency measured again), and ranked. Real timings
-on a shared machine: the figures go to the metrics table; only wide bands are asserted.
+on a shared machine: the figures go to the metrics table, and no verdict rests on them
+(bytes, accuracies and the arithmetic of the scores are asserted exactly).
 """
 
 import copy
@@ -55,23 +56,26 @@ def olympics(trained_mlp, tmp_path_factory):
     folder = tmp_path_factory.mktemp("olympics-systems")
     bench = rules_benchmark()
     board = Leaderboard(environment=bench.environment)
-    entries, verify_seconds = {}, {}
+    entries, claims, verify_seconds = {}, {}, {}
     for name, model in versions.items():
         submission = submit(model, name, folder, benchmark=bench)
+        claims[name] = submission.claims
         start = time.perf_counter()
         entries[name] = verify(submission.path, bench)
         verify_seconds[name] = time.perf_counter() - start
         assert board.add(entries[name])
-    return entries, board, verify_seconds
+    return entries, board, claims, verify_seconds
 
 
 def test_every_version_is_verified_on_the_machine_that_submitted_it(olympics, metrics):
-    entries, board, verify_seconds = olympics
+    entries, board, claims, verify_seconds = olympics
     assert len(board.entries) == 4, "no claim of accuracy or bytes failed to reproduce"
     for name, entry in entries.items():
-        ratio = entry.latency_seconds / entry.claimed_latency_seconds
-        assert 0.1 < ratio < 10, f"{name}: measured {entry.latency_seconds:.2e} s, claimed " \
-                                 f"{entry.claimed_latency_seconds:.2e} s on the same machine"
+        # the verifier's own latency, the submitter's kept beside it; how close the two came
+        # on one machine depends on its load (about 1.0 when idle): shown, not asserted
+        assert entry.claimed_latency_seconds == claims[name].latency_seconds, name
+        assert (entry.accuracy, entry.model_bytes) == (claims[name].accuracy, claims[name].model_bytes), name
+        assert entry.latency_ci_low <= entry.latency_seconds <= entry.latency_ci_high, name
     float32 = entries["float32"]
     metrics.record("float32 MLP: latency verified / claimed, same machine",
                    float32.latency_seconds / float32.claimed_latency_seconds, "ratio")
@@ -80,7 +84,7 @@ def test_every_version_is_verified_on_the_machine_that_submitted_it(olympics, me
 
 
 def test_smaller_files_for_nearly_the_same_accuracy(olympics, metrics):
-    entries, _, _ = olympics
+    entries, _, _, _ = olympics
     base = entries["float32"]
     assert base.accuracy > 0.9
     expectations = {"float16": (0.6, 0.005), "pruned": (0.6, 0.03), "int8": (0.35, 0.02)}
@@ -97,7 +101,7 @@ def test_smaller_files_for_nearly_the_same_accuracy(olympics, metrics):
 
 
 def test_the_combined_score_weighs_bytes_against_latency(olympics, metrics):
-    entries, board, _ = olympics
+    entries, board, _, _ = olympics
     for name, entry in entries.items():
         metrics.record(f"{name} median latency (verified)", entry.latency_seconds, "seconds")
     for name, entry in entries.items():
@@ -110,9 +114,9 @@ def test_the_combined_score_weighs_bytes_against_latency(olympics, metrics):
     assert half.combined - base.combined == pytest.approx(
         math.log2(base.model_bytes / half.model_bytes) + math.log2(base.latency_seconds / half.latency_seconds)
         + 2 * math.log2((1 - base.accuracy) / (1 - half.accuracy)), abs=1e-9)
-    # Half the bytes is one point; float16 weights load back as float32, so the arithmetic and
-    # the latency are the same (a wide band: the two latencies were measured at different times).
+    # Half the bytes is one point; float16 weights load back as float32, so the arithmetic is
+    # the same and so should the latency be, but the two were measured at different moments
+    # of a shared machine: shown, not asserted.
     assert math.log2(base.model_bytes / half.model_bytes) > 0.9
-    latency_ratio = half.latency_seconds / base.latency_seconds
-    assert 1 / 5 < latency_ratio < 5, board.table("combined")
-    metrics.record("float16-stored / float32 median latency", latency_ratio, "ratio")
+    metrics.record("float16-stored / float32 median latency", half.latency_seconds / base.latency_seconds,
+                   "ratio")
