@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from pytest_tinytorch.measure import peak_bytes
-
 from tinytorch.core import LogSoftmax, ReLU, Tanh, Tensor, no_grad
 from tinytorch.data import Normalize
 from tinytorch.nn import (
@@ -186,7 +185,7 @@ def write_npz(path, **arrays):
 
 @pytest.mark.parametrize("arrays, problem", [
     ({"weights": np.zeros(3)}, "not an Olympics model file"),
-    ({SPEC_KEY: np.array("{not json")}, "not an Olympics model file"),
+    ({SPEC_KEY: np.array("{not json")}, "'architecture' is not valid JSON"),
     ({SPEC_KEY: architecture([FLATTEN, LINEAR], format="onnx"), **WEIGHTS}, "'onnx'"),
     ({SPEC_KEY: architecture([FLATTEN, LINEAR], version=2), **WEIGHTS}, "version 2"),
     ({SPEC_KEY: architecture([FLATTEN, LINEAR], input_shape=[3, 32, 32]), **WEIGHTS}, r"\[3, 32, 32\]"),
@@ -218,8 +217,8 @@ def test_files_that_are_not_archives_of_plain_arrays_are_refused(tmp_path):
     pickled = tmp_path / "pickled.npz"
     write_npz(pickled, **{SPEC_KEY: architecture([FLATTEN]), "0/weight": np.array([{"a": 1}], dtype=object)})
 
-    for path, problem in ((text, "not a readable model file"), (single, "single array"),
-                          (pickled, "not a readable model file")):
+    for path, problem in ((text, "corrupt .npz archive"), (single, "single array"),
+                          (pickled, "Python objects")):
         with pytest.raises(ValueError, match=problem):
             load_model(path)
 

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import struct
 import sys
 import zipfile
 import zlib
@@ -37,6 +38,14 @@ MAX_NPZ_BYTES = 1 << 30
 float32 values, far beyond any TinyTorch model and far below what would exhaust a laptop."""
 MAX_JSON_CHARS = 1 << 20
 MAX_JSON_DEPTH = 64
+MAX_NPZ_ENTRIES = 4096
+"""The most entries an archive may list: ``zipfile`` builds an object per entry of the zip's
+directory before anything can be checked, and a few megabytes of directory list millions."""
+END_RECORD = struct.Struct("<4s4H2LH")
+"""The zip's end-of-central-directory record: signature, two disk numbers, the entries on
+this disk and in all, the directory's size and offset, the comment's length."""
+END_SIGNATURE = b"PK\x05\x06"
+ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
 NPY_HEADER_BYTES = 16 + 10_000
 """Enough to read any ``.npy`` header NumPy accepts (magic, version, length, 10,000 characters)."""
 
@@ -64,11 +73,16 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_NPZ_BYTES) -> dict
     ``max_bytes``. Then each array is read into an array of its own (writable).
 
     ``FileNotFoundError`` for a missing file; ``FileFormatError`` naming the file (and the entry)
-    for an empty file, a bare ``.npy`` file, a file that is not a zip or is truncated or
-    damaged (its CRC-32 fails), an entry that is not a ``.npy`` array, an entry of Python
-    objects (only pickle can restore them, and unpickling runs code), a header that does
-    not match its entry, and arrays that add up to more than ``max_bytes``.
+    for something that is not a regular file (a pipe or a device), an empty file, a bare
+    ``.npy`` file, a file that is not a zip or is truncated or damaged (its CRC-32 fails),
+    a zip64 archive or one listing more than ``MAX_NPZ_ENTRIES`` entries (both read from
+    its end record, before ``zipfile`` reads the directory), an entry that is not a ``.npy``
+    array, an entry of Python objects (only pickle can restore them, and unpickling runs
+    code), a header that does not match its entry, and arrays that add up to more than
+    ``max_bytes``.
     """
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise FileFormatError(f"{path}: not a regular file, so not an .npz archive")
     with open(path, "rb") as file:
         start = file.read(len(np.lib.format.MAGIC_PREFIX))
         if not start:
@@ -76,13 +90,33 @@ def read_npz(path: str | os.PathLike, *, max_bytes: int = MAX_NPZ_BYTES) -> dict
         if start == np.lib.format.MAGIC_PREFIX:
             raise FileFormatError(f"{path}: a bare .npy file (a single array without a name), not an "
                              f".npz archive of named arrays (np.savez writes those)")
-        file.seek(0)
+        _check_end_record(path, file)
         try:
             with zipfile.ZipFile(file) as archive:
                 return _read_entries(path, archive, max_bytes)
         except _ZIP_ERRORS as error:
             raise FileFormatError(f"{path}: truncated or corrupt .npz archive ({type(error).__name__}: "
                              f"{error})") from None
+
+
+def _check_end_record(path: str | os.PathLike, file: Any) -> None:
+    """Refuse a zip64 archive (no TinyTorch file needs one) and a directory of more than
+    ``MAX_NPZ_ENTRIES`` entries, from the end record alone; a file without one is not a zip.
+    Leaves ``file`` at its start."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(max(0, size - END_RECORD.size - 0xFFFF))   # the record, then a comment < 64 kB
+    tail = file.read()
+    at = tail.rfind(END_SIGNATURE)
+    if at < 0 or len(tail) - at < END_RECORD.size:
+        raise FileFormatError(f"{path}: truncated or corrupt .npz archive (it has no zip end record)")
+    if tail[max(0, at - 20):at].startswith(ZIP64_LOCATOR_SIGNATURE):
+        raise FileFormatError(f"{path}: a zip64 archive, for files far larger than any .npz "
+                              f"TinyTorch reads")
+    entries = END_RECORD.unpack_from(tail, at)[4]
+    if entries > MAX_NPZ_ENTRIES:
+        raise FileFormatError(f"{path}: the zip directory lists {entries:,} entries, more than the "
+                              f"{MAX_NPZ_ENTRIES:,} an .npz archive may have")
+    file.seek(0)
 
 
 def _read_entries(path: str | os.PathLike, archive: zipfile.ZipFile,
@@ -148,17 +182,26 @@ def read_json_entry(path: str | os.PathLike, field: str, array: np.ndarray) -> d
     if len(text) > MAX_JSON_CHARS:
         raise FileFormatError(f"{path}: entry {field!r} is {len(text):,} characters of JSON, more than "
                          f"the {MAX_JSON_CHARS:,} accepted")
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise FileFormatError(f"{path}: entry {field!r} is JSON nested too deeply to read") from None
-    except ValueError as error:
-        raise FileFormatError(f"{path}: entry {field!r} is not valid JSON ({error})") from None
+    value = parse_json(text, f"{path}: entry {field!r}")
     if not isinstance(value, dict):
         raise FileFormatError(f"{path}: entry {field!r} holds a JSON {type(value).__name__}, expected "
                          f"an object ({{...}})")
+    return value
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads(text)``, nested at most ``MAX_JSON_DEPTH`` deep, else a ``FileFormatError``
+    starting with ``where`` (the file, and the entry when the text is one). Python's parser
+    stops by itself about 1,000 levels deep (``RecursionError``); the depth limit keeps a
+    structure it accepts from breaking recursive code that meets it later."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise FileFormatError(f"{where} is JSON nested too deeply to read") from None
+    except ValueError as error:
+        raise FileFormatError(f"{where} is not valid JSON ({error})") from None
     if _json_depth(value) > MAX_JSON_DEPTH:
-        raise FileFormatError(f"{path}: entry {field!r} is JSON nested more than {MAX_JSON_DEPTH} deep")
+        raise FileFormatError(f"{where} is JSON nested more than {MAX_JSON_DEPTH} deep")
     return value
 
 

@@ -137,16 +137,9 @@ from ..core.tensor import Tensor
 from ..data.tinydigits import load_tinydigits
 from ..nn.layers import Sequential
 from ..training import checkpoint_digest, json_scalar
+from ..untrusted import read_json_entry, read_npz
 from .benchmarking import Benchmark, BenchmarkResult
-from .olympics_files import (
-    check_name,
-    json_field,
-    parse_json,
-    read_archive,
-    read_json,
-    require_schema,
-    short_repr,
-)
+from .olympics_files import check_name, json_field, read_json, regular_file_size, require_schema, short_repr
 from .olympics_layers import LAYER_TYPES, LayerType, QuantizedLayerType, check_architecture
 from .olympics_rules import (
     BASELINE_ERROR,
@@ -161,12 +154,12 @@ from .olympics_rules import (
     LEADERBOARD_SCHEMA,
     LEADERBOARD_VERSION,
     MACHINE_KEYS,
-    MAX_ARCHITECTURE_CHARS,
     MAX_LEADERBOARD_BYTES,
     MAX_MODEL_FILE_BYTES,
     MAX_SUBMISSION_BYTES,
     MAX_TEST_SET_BYTES,
     MIN_ACCURACY,
+    MODEL_ARRAY_KINDS,
     MODEL_FORMAT,
     MODEL_VERSION,
     NUM_CLASSES,
@@ -282,15 +275,22 @@ def save_model(path: str | Path, model: Any) -> int:
 def read_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of the model file at ``path``, read without pickle and within the limits.
 
-    :func:`~tinytorch.systems.olympics_files.read_archive` checks the zip directory and
-    every array header before reading any data: at most ``MAX_MODEL_FILE_BYTES`` on disk
-    and unpacked, numbers only (text only in ``SPEC_KEY``, at most
-    ``MAX_ARCHITECTURE_CHARS`` characters), never pickled objects. Pickle is refused
-    because unpickling runs whatever code the file says; JSON text and numeric arrays can
-    only ever be data. A file that is not such an archive is a ``ValueError`` naming the
-    file (and the member at fault); ``FileNotFoundError`` if there is none.
+    At most ``MAX_MODEL_FILE_BYTES`` on disk, and read by :func:`~tinytorch.untrusted.read_npz`,
+    which checks the zip directory and every array header before reading any data (at most
+    ``MAX_MODEL_FILE_BYTES`` unpacked, never pickled objects). Pickle is refused because
+    unpickling runs whatever code the file says; JSON text and numeric arrays can only ever
+    be data. Then every entry must hold numbers (``MODEL_ARRAY_KINDS``: a complex weight
+    would lose its imaginary part without a word when copied into a float layer), and
+    ``SPEC_KEY`` text. A file that is not such an archive is a ``ValueError`` naming the
+    file and the entry at fault; ``FileNotFoundError`` if there is none.
     """
-    return read_archive(path, "model file", MAX_MODEL_FILE_BYTES, texts={SPEC_KEY: MAX_ARCHITECTURE_CHARS})
+    regular_file_size(Path(path), MAX_MODEL_FILE_BYTES, "model file")
+    arrays = read_npz(path, max_bytes=MAX_MODEL_FILE_BYTES)
+    for name, array in arrays.items():
+        if array.dtype.kind not in (MODEL_ARRAY_KINDS if name != SPEC_KEY else "U"):
+            raise ValueError(f"{path}: entry {name!r} holds {array.dtype} values; a model file holds "
+                             f"numbers ({MODEL_ARRAY_KINDS!r} kinds) and its {SPEC_KEY!r} as text")
+    return arrays
 
 
 def model_digest(path: str | Path) -> str:
@@ -307,8 +307,9 @@ def load_model(path: str | Path) -> Sequential:
     ``read_model_arrays(path)`` reads it without pickle and within the limits. Then, each
     problem a ``ValueError`` whose message starts with the path:
 
-    - no ``SPEC_KEY`` entry, or a text that :func:`parse_json` refuses (not JSON, or
-      nested too deep): "not an Olympics model file";
+    - no ``SPEC_KEY`` entry: "not an Olympics model file"; then its text is read with
+      ``read_json_entry(path, SPEC_KEY, array)``, which refuses (naming the entry) a text
+      that is not a JSON object, too long, or nested too deep;
     - a ``format`` other than ``MODEL_FORMAT`` or a ``version`` other than
       ``MODEL_VERSION``: name what was found (``format 'onnx' version 2``) and what was
       expected;
@@ -334,11 +335,8 @@ def load_model(path: str | Path) -> Sequential:
     arrays = read_model_arrays(path)
     if SPEC_KEY not in arrays:
         raise ValueError(f"{path}: not an Olympics model file (no {SPEC_KEY!r} entry)")
-    try:
-        spec = parse_json(str(arrays.pop(SPEC_KEY)))
-    except ValueError as error:
-        raise ValueError(f"{path}: not an Olympics model file (the architecture is {error})") from None
-    found = (spec.get("format"), spec.get("version")) if isinstance(spec, dict) else (None, None)
+    spec = read_json_entry(path, SPEC_KEY, arrays.pop(SPEC_KEY))
+    found = (spec.get("format"), spec.get("version"))
     if found != (MODEL_FORMAT, MODEL_VERSION):
         raise ValueError(f"{path}: model format {short_repr(found[0])} version {short_repr(found[1])}, "
                          f"expected {MODEL_FORMAT!r} version {MODEL_VERSION}")
@@ -414,7 +412,11 @@ def load_test_set(path: str | Path) -> HeldOutSet:
     digits nobody trained on (``verify --test-set PATH``). Read like a model file, within
     ``MAX_TEST_SET_BYTES``; every problem is a ``ValueError`` naming the file and the array.
     """
-    arrays = read_archive(path, "test set", MAX_TEST_SET_BYTES, only=frozenset({"x_test", "y_test"}))
+    regular_file_size(Path(path), MAX_TEST_SET_BYTES, "test set")
+    arrays = read_npz(path, max_bytes=MAX_TEST_SET_BYTES)
+    missing = [name for name in ("x_test", "y_test") if name not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a test set in TinyDigits' format: it has no {', '.join(missing)}")
     pixels, labels = arrays["x_test"], arrays["y_test"]
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[1:] != INPUT_SHAPE[1:] or not len(pixels):
         raise ValueError(f"{path}: 'x_test' must hold uint8 pixels of shape (N, 28, 28), N >= 1, got "

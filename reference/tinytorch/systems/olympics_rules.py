@@ -8,7 +8,8 @@ The limits at the end are what a public leaderboard needs: every file a verifier
 written by a stranger, and a 419-byte model file can declare a layer of 1.6 GB, a 2 MB zip a
 member of 4 GB, a JSON text a nesting 100,000 deep. Each limit is checked from what a file
 *declares* (a zip directory, an array header, a layer's configuration) before anything is
-allocated, and is generous for the competition: the 100 kB baseline model is 300 times
+allocated (the archives' and JSON's own limits are ``tinytorch.untrusted``'s, shared with
+checkpoints), and is generous for the competition: the 100 kB baseline model is 300 times
 smaller than the largest model file allowed.
 """
 
@@ -64,12 +65,10 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 MIB = 2 ** 20
 MAX_MODEL_FILE_BYTES = 32 * MIB         # a model file on disk, and its arrays unpacked
-MAX_TEST_SET_BYTES = 16 * MIB           # a test set's x_test and y_test unpacked (20,000 digits)
-MAX_ARCHIVE_MEMBERS = 1024              # arrays in one .npz (a model has ~6 per layer)
-MAX_ARCHITECTURE_CHARS = 65_536         # the architecture's JSON text
+MODEL_ARRAY_KINDS = "biuf"              # what a model file's arrays hold: bools, integers, floats
+MAX_TEST_SET_BYTES = 16 * MIB           # a test set file, and its arrays unpacked (20,000 digits)
 MAX_SUBMISSION_BYTES = MIB              # a submission JSON file
 MAX_LEADERBOARD_BYTES = 64 * MIB        # a leaderboard JSON file (about 100,000 entries)
-MAX_JSON_DEPTH = 32                     # nested arrays and objects in any JSON text
 MAX_LAYERS = 256                        # layers in one architecture
 MAX_DIMENSION = 65_536                  # any size in a layer's config: features, channels, kernel...
 MAX_PARAMETERS = 2 ** 22                # numbers a model may hold: 16 MiB as float32
