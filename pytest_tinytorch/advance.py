@@ -6,7 +6,8 @@ that had relocked several katas), typing the command again and again teaches not
 run that unlocked a kata runs the same command once more, in a child process that imports
 your code afresh, and again after each kata it unlocks, until a kata does not pass or none is
 left. Progress then equals the longest run of katas, in order, that your code passes; katas
-whose code has not changed since they passed are not run again.
+whose code has not changed since they passed are not run again. (A run that writes
+``--tinytorch-report`` stops after itself: a report describes one run.)
 """
 
 from __future__ import annotations

@@ -17,11 +17,13 @@ def connection_map(curriculum: Curriculum, kata: Kata) -> list[str]:
     """Where ``kata`` sits: what it builds on, what it builds, what it opens up."""
     built = [curriculum.get(p).label for p in kata.prerequisites]
     unlocks = [other.label for other in curriculum.unlocks(kata)]
+    readme = curriculum.folder(kata).relative_to(curriculum.root) / "README.md"
     return [
         f"Kata {kata.label} ({kata.tier})",
         f"  you have built : {', '.join(built) or 'nothing yet: everything starts here'}",
         f"  you build now  : {kata.summary}",
         f"  it unlocks     : {', '.join(unlocks) or 'the end of the curriculum'}",
+        f"  read first     : {readme.as_posix()}",
     ]
 
 
@@ -58,19 +60,36 @@ def metrics_table(kata: Kata, metrics: list[Metric]) -> str:
                     tablefmt="simple", disable_numparse=True)
 
 
+def earned(kata: Kata, status: Status) -> int:
+    """A kata's points as things stand: stale katas keep theirs until re-checked."""
+    return kata.points if status in (Status.PASSED, Status.STALE) else 0
+
+
+def points(curriculum: Curriculum, statuses: dict[str, Status]) -> tuple[int, int]:
+    """(earned, possible) over the katas the learner builds (given katas have no points)."""
+    built = [kata for kata in curriculum.katas if statuses[kata.id] != Status.GIVEN]
+    return sum(earned(kata, statuses[kata.id]) for kata in built), sum(kata.points for kata in built)
+
+
+def progress_bar(curriculum: Curriculum, statuses: dict[str, Status], width: int = 20) -> str:
+    """One line: ``[#####...............] 25/285 points, 2 of 20 katas passed``."""
+    have, possible = points(curriculum, statuses)
+    filled = round(width * have / possible) if possible else width
+    built = [kata for kata in curriculum.katas if statuses[kata.id] != Status.GIVEN]
+    done = sum(1 for kata in built if statuses[kata.id] in (Status.PASSED, Status.STALE))
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {have}/{possible} points, "
+            f"{done} of {len(built)} katas passed")
+
+
 def progress_table(curriculum: Curriculum, statuses: dict[str, Status]) -> str:
-    """The curriculum with each kata's status and points; stale katas keep their points,
-    given katas (prebuilt by the track) have none."""
-    rows, earned_total, total = [], 0, 0
+    """The curriculum with each kata's status and points; given katas (prebuilt by the
+    track) have none."""
+    rows = []
     for kata in curriculum.katas:
         status = statuses[kata.id]
-        if status == Status.GIVEN:
-            rows.append((status.value, kata.id, kata.title, kata.tier, "-"))
-            continue
-        earned = kata.points if status in (Status.PASSED, Status.STALE) else 0
-        earned_total += earned
-        total += kata.points
-        rows.append((status.value, kata.id, kata.title, kata.tier, f"{earned}/{kata.points}"))
+        shown = "-" if status == Status.GIVEN else f"{earned(kata, status)}/{kata.points}"
+        rows.append((status.value, kata.id, kata.title, kata.tier, shown))
     table = tabulate(rows, headers=("status", "id", "kata", "tier", "points"), tablefmt="simple",
                      disable_numparse=True)
-    return f"{table}\n\npoints: {earned_total}/{total}"
+    have, possible = points(curriculum, statuses)
+    return f"{table}\n\npoints: {have}/{possible}"

@@ -23,6 +23,7 @@ class ReleaseRecord:
 
     files: dict[str, str] = field(default_factory=dict)
     tests: dict[str, frozenset[str]] = field(default_factory=dict)
+    functions: dict[str, int] = field(default_factory=dict)  # solution regions per kata
     unreadable: bool = False  # a record that is not the release's: nothing can be trusted
 
     @classmethod
@@ -37,9 +38,10 @@ class ReleaseRecord:
                 raise ValueError(data.get("format"))
             files = {str(name): str(digest) for name, digest in data["files"].items()}
             tests = {str(kata): frozenset(map(str, entry["tests"])) for kata, entry in data["katas"].items()}
+            functions = {str(kata): int(entry.get("functions", 0)) for kata, entry in data["katas"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return cls(unreadable=True)
-        return cls(files, tests)
+        return cls(files, tests, functions)
 
     def modified(self, curriculum: Curriculum, kata: Kata) -> list[str]:
         """Course files in ``kata``'s folder that differ from the record (added ones too)."""
@@ -52,14 +54,17 @@ class ReleaseRecord:
                       if present.get(name) != recorded.get(name))
 
     def expected_tests(self, kata: Kata) -> frozenset[str] | None:
-        return None if self.unreadable else self.tests.get(kata.id, frozenset())
+        """The tests the release recorded for ``kata``; None if it recorded none."""
+        return None if self.unreadable else self.tests.get(kata.id)
 
 
-def write(root: Path, tests: dict[str, list[str]]) -> Path:
-    """Record the release rooted at ``root``: its course files and ``tests`` per kata id."""
+def write(root: Path, tests: dict[str, list[str]], functions: dict[str, int]) -> Path:
+    """Record the release rooted at ``root``: its course files, and per kata id its ``tests``
+    and the number of ``functions`` the learner writes."""
     path = root / RECORD
     record = {"format": RECORD_FORMAT, "files": course_files(root),
-              "katas": {kata: {"tests": sorted(ids)} for kata, ids in sorted(tests.items())}}
+              "katas": {kata: {"tests": sorted(ids), "functions": functions.get(kata, 0)}
+                        for kata, ids in sorted(tests.items())}}
     path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 

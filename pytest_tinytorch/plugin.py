@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from . import advance, display, implementation, measure, report, selection, timeouts, tracks, watch
+from . import advance, display, functions, implementation, measure, report, selection, timeouts, tracks, watch
 from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .integrity import ReleaseRecord
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
@@ -75,9 +75,36 @@ def _scope(config: pytest.Config, curriculum: Curriculum, progress: Progress) ->
                                ini_track=config.getini("tinytorch_track") or None)
     except ManifestError as error:
         raise pytest.UsageError(str(error)) from None
+    _offer_only_what_a_release_can(config, curriculum, scope)
     if config.option.tinytorch_track:
         progress.save()
     return scope
+
+
+def _offer_only_what_a_release_can(config: pytest.Config, curriculum: Curriculum,
+                                   scope: tracks.Scope) -> None:
+    """Options that take code from ``reference/`` are refused where there is none.
+
+    A student release has no reference solution: its own track's given katas ship solved in
+    ``tinytorch/``, but ``--impl reference``, ``--prebuilt`` or another track's given katas
+    would silently run the stubs instead.
+    """
+    if implementation.package_dir(curriculum.root, "reference").is_dir():
+        return
+    wanted = []
+    if config.option.tinytorch_impl == "reference":
+        wanted.append("--impl reference")
+    if config.option.tinytorch_prebuilt:
+        wanted.append(f"--prebuilt {config.option.tinytorch_prebuilt}")
+    own_track = (config.getini("tinytorch_track") or "").lower()
+    if scope.given and not config.option.tinytorch_prebuilt and (scope.track or "").lower() != own_track:
+        wanted.append(f"the {scope.track} track (its given katas come from the reference)")
+    if wanted:
+        raise pytest.UsageError(
+            f"{' and '.join(wanted)} need{'s' if len(wanted) == 1 else ''} the full TinyTorch "
+            f"repository with reference/; this is a student release without the solutions. "
+            f"Nothing was run or saved." + (" `pytest --track full` goes back to every kata."
+                                            if scope.track else ""))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -107,9 +134,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         if current is None:
             print("Every kata has passed: no hints left to give.")
         else:
-            number, text = progress.next_hint(current)
-            last = " (the last one)" if number == len(current.hints) else ""
-            print(f"Kata {current.label}, hint {number} of {len(current.hints)}{last}:\n{text}")
+            before = progress.hints_shown(current)
+            number, _ = progress.next_hint(current)
+            print(f"Kata {current.label}: {number} of {len(current.hints)} hints"
+                  f"{' (all of them)' if number == len(current.hints) else ''}")
+            for shown, text in enumerate(current.hints[:number], start=1):
+                print(f"\nHint {shown}{' (new)' if shown > before else ''}: {text}")
             progress.save()
     for warning in progress.warnings:
         print(f"tinytorch: {warning}")
@@ -377,6 +407,7 @@ class KataEngine:
         """After a ``--next`` run that unlocked a kata, go on with it (see :mod:`.advance`)."""
         if (self.session is None or self.unlocked_now is None or advance.is_child()
                 or not config.option.tinytorch_next or self.impl != "student"
+                or config.option.tinytorch_report
                 or self.session.exitstatus != pytest.ExitCode.OK):
             return
         self.session.exitstatus = advance.go_on(config.invocation_params.args,
@@ -410,6 +441,9 @@ class KataEngine:
                 terminal.line("Every kata has passed. Well done! `pytest --progress` shows them all.")
         for kata in ran:
             self._kata_summary(terminal, self.runs[kata.id])
+        if self.impl == "student" and self.progress is not None:
+            terminal.line("")
+            terminal.line(display.progress_bar(self.curriculum, self.statuses))
         if locked:
             terminal.line(f"{locked} kata{'s' if locked > 1 else ''} locked: they unlock one at a "
                           f"time as you pass the current one (`pytest --progress`).")
@@ -446,22 +480,38 @@ class KataEngine:
                           f"{len(run.expected or ())} tests did not run (for example "
                           f"{min(run.missing)}).", red=True)
         todos = run.sorted_todos()
-        counts = f"{run.tests_passed} passed, {run.tests_failing} failing"
+        written = self._written(kata)
+        done = f"{written[0]} of {written[1]} functions written; " if written else ""
+        passed = f"{run.tests_passed} test{'s' if run.tests_passed != 1 else ''} passed"
+        terminal.line(f"Kata {kata.label}: {done}{passed}, {run.tests_failing} failing, "
+                      f"{len(run.todo_tests)} stopped at a stub.", yellow=True)
         if todos:
-            counts += f", {len(todos)} function{'s' if len(todos) != 1 else ''} not implemented yet"
-        terminal.line(f"Kata {kata.label}: {counts}.", yellow=True)
-        if todos:
-            terminal.line("Not implemented yet:")
+            terminal.line("Not implemented yet (the first ones the tests reach):")
             width = max(len(todo.where) for todo in todos)
             for todo in todos:
                 terminal.line(f"  {todo.where.ljust(width)}  {todo.function}")
         if run.collection_errors:
             terminal.line(f"{run.collection_errors} test file(s) could not be imported: "
                           f"see the errors above.")
+        self._hint(terminal, kata, todos[0].function if todos else None, written)
+
+    def _written(self, kata: Kata) -> tuple[int, int] | None:
+        """(functions written, functions in the kata) for the learner's code, from the stubs."""
+        total = functions.total(kata, self.root, self.release) if self.impl == "student" else None
+        if not total:
+            return None
+        return max(total - len(functions.still_to_write(kata, self.package)), 0), total
+
+    def _hint(self, terminal, kata: Kata, first_unfinished: str | None,
+              written: tuple[int, int] | None) -> None:
+        """The hint for the first function still to write, else the latest one revealed."""
         shown = self.progress.hints_shown(kata) if self.progress else 1
-        terminal.line(f"Hint {shown} of {len(kata.hints)}: {kata.hints[shown - 1]}")
+        share = written[0] / written[1] if written else None
+        number = (functions.hint_for(kata, first_unfinished, share) if first_unfinished else None) or shown
+        about = f" (on {first_unfinished})" if first_unfinished and number != shown else ""
+        terminal.line(f"Hint {number} of {len(kata.hints)}{about}: {kata.hints[number - 1]}")
         if shown < len(kata.hints):
-            terminal.line("(`pytest --hint` reveals the next one.)")
+            terminal.line("(`pytest --hint` shows the hints so far and reveals the next one.)")
 
     def _after_pass(self, terminal, kata: Kata) -> None:
         references = [f"reference/tinytorch/{module}" for module in kata.modules

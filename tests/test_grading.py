@@ -60,7 +60,7 @@ def partial_work_plus_a_skip(folder: Path) -> None:
 def regenerate_the_record(folder: Path) -> None:
     test = folder / "katas" / "01_tensor" / "test_1_creation.py"
     test.write_text("def test_nothing():\n    pass\n", encoding="utf-8")
-    integrity.write(folder, {"01": ["katas/01_tensor/test_1_creation.py::test_nothing"]})
+    integrity.write(folder, {"01": ["katas/01_tensor/test_1_creation.py::test_nothing"]}, {"01": 1})
 
 
 SHORTCUTS: dict[str, Callable[[Path], None]] = {

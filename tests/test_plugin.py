@@ -17,9 +17,13 @@ def test_next_on_a_fresh_clone_runs_the_first_kata_only(project):
         "*you have built : nothing yet*",
         "*you build now  : a function that doubles",
         "*it unlocks     : 02 Beta",
-        "Not implemented yet:",
+        "  read first     : katas/01_alpha/README.md",
+        "Kata 01 Alpha: 0 of 1 functions written; 0 tests passed, 0 failing, 3 stopped at a stub.",
+        "Not implemented yet (the first ones the tests reach):",
         "  tinytorch/alpha.py:4  double",
         "Hint 1 of 2: First alpha hint.",
+        "*",
+        "[....................] 0/60 points, 0 of 3 katas passed",
         "2 katas locked*",
     ])
     assert "test_beta" not in out and "test_gamma" not in out
@@ -60,7 +64,7 @@ def test_a_real_failure_is_shown_in_full_and_the_rest_in_one_line(project):
 def test_passing_kata_prints_metrics_records_and_unlocks(project):
     project.solve("alpha.py")
     result = project.run("--next")
-    assert result.ret == pytest.ExitCode.OK
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "the run goes on with kata 02, a stub"
     result.stdout.fnmatch_lines([
         "Kata 01 Alpha passed (3 tests).",
         "kata 01 systems metrics*",
@@ -69,6 +73,12 @@ def test_passing_kata_prints_metrics_records_and_unlocks(project):
         "Reflect:",
         "  - Why double?",
         "Unlocked: kata 02 Beta. Run `pytest --next`.",
+        "",
+        "[###.................] 10/60 points, 1 of 3 katas passed",
+        "*",
+        "tinytorch: going on with kata 02 Beta (the same command, run again)",
+        "*",
+        "Kata 02 Beta (Foundation)",
     ])
     assert set(project.progress["passed"]) == {"01"}
     second = project.run("--next")
@@ -141,8 +151,11 @@ def test_progress_shows_the_curriculum_without_running_tests(project):
 
 def test_hints_are_revealed_one_at_a_time(project):
     first = project.run("--hint")
-    first.stdout.fnmatch_lines(["Kata 01 Alpha, hint 2 of 2 (the last one):", "Second alpha hint."])
+    first.stdout.fnmatch_lines(["Kata 01 Alpha: 2 of 2 hints (all of them)", "",
+                                "Hint 1: First alpha hint.", "", "Hint 2 (new): Second alpha hint."])
     assert project.progress["hints"] == {"01": 2}
+    again = project.run("--hint")
+    again.stdout.fnmatch_lines(["Hint 1: First alpha hint.", "", "Hint 2: Second alpha hint."])
     failing = project.run("--next")
     failing.stdout.fnmatch_lines(["Hint 2 of 2: Second alpha hint."])
 
@@ -158,7 +171,7 @@ def test_a_corrupt_progress_file_is_reported_kept_and_rebuilt(project):
 def test_an_unknown_progress_format_is_rebuilt_on_the_next_run(project):
     (project.path / ".tinytorch-progress.json").write_text('{"format": "someone-else/9"}')
     project.solve("alpha.py")
-    result = project.run("--next")
+    result = project.run("--kata", "01")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*unknown format 'someone-else/9'*"])
     assert set(project.progress["passed"]) == {"01"}
@@ -174,7 +187,8 @@ def test_a_kata_whose_code_changed_is_stale_and_reverified(project):
     out = result.stdout.str()
     assert "test_alpha.py" in out and "test_beta.py" in out
     result.stdout.fnmatch_lines(["Kata 01 Alpha passed before; your code changed since*checked again.",
-                                 "Kata 01 Alpha: 1 passed, 2 failing."])
+                                 "Kata 01 Alpha: 1 of 1 functions written; 1 test passed, 2 failing, "
+                                 "0 stopped at a stub."])
     assert "01" not in project.progress["passed"]
 
 
@@ -266,7 +280,7 @@ def test_next_from_a_sub_folder_runs_the_current_kata(project, monkeypatch, fold
     result = project.run("--next")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     out = result.stdout.str()
-    assert "Not implemented yet:" in out and "Every kata has passed" not in out
+    assert "Not implemented yet (" in out and "Every kata has passed" not in out
     project.solve("alpha.py")
     assert project.run("--kata", "01").ret == pytest.ExitCode.OK
     assert "01" in project.progress["passed"]

@@ -43,7 +43,7 @@ def test_the_release_starts_the_learner_at_kata_01_with_guidance(student_release
     completed = pytest_in(student_release, "--next")
     assert completed.returncode == pytest.ExitCode.TESTS_FAILED
     assert "Kata 01 Tensor (Foundation)" in completed.stdout
-    assert "Not implemented yet:" in completed.stdout
+    assert "Not implemented yet (" in completed.stdout
     assert "tinytorch/core/tensor.py:" in completed.stdout
     assert "Hint 1 of" in completed.stdout
 
@@ -109,3 +109,26 @@ def test_stubs_refuse_to_run_without_a_reference(make_project, tmp_path):
     main(["--root", str(project.path), "release", str(out)])
     assert main(["--root", str(out), "stubs"]) == 2
     assert (out / "tinytorch" / "alpha.py").exists()
+
+
+@pytest.mark.parametrize("options", [["--prebuilt", "01", "--next"], ["--track", "later", "--next"],
+                                     ["--impl", "reference", "--next"], ["--track", "later", "--progress"]],
+                         ids=["prebuilt", "another track", "reference", "another track's progress"])
+def test_a_release_refuses_what_needs_the_reference(make_project, tmp_path, options):
+    project = make_project()
+    out = tmp_path / "release"
+    assert main(["--root", str(project.path), "release", str(out)]) == 0
+    completed = pytest_in(out, *options)
+    assert completed.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "need the full TinyTorch repository" in completed.stderr or \
+        "needs the full TinyTorch repository" in completed.stderr, completed.stderr
+    assert "Traceback" not in completed.stderr + completed.stdout
+    assert not (out / ".tinytorch-progress.json").exists(), "nothing is saved"
+
+
+def test_a_track_release_starts_on_the_tracks_first_kata(make_project, tmp_path):
+    project = make_project()
+    out = tmp_path / "release"
+    assert main(["--root", str(project.path), "release", str(out), "--track", "later"]) == 0
+    completed = pytest_in(out, "--next")
+    assert "Kata 02 Beta (Foundation)" in completed.stdout and "test_alpha" not in completed.stdout
