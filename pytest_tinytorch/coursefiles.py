@@ -40,10 +40,12 @@ CONFIGURATION_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "to
 
 
 def is_learner_file(relative: str) -> bool:
-    """The learner's own files: Python code in their package, notes, their progress."""
+    """The learner's own files: Python code in their package, notes, progress, backups."""
     top, _, rest = relative.partition("/")
     name = relative.rsplit("/", 1)[-1]
-    if relative.endswith(".md") or name.startswith(".tinytorch-progress.json"):
+    if relative.endswith(".md") or name.startswith((".tinytorch-progress.json", ".tinytorch-stubs.json")):
+        return True
+    if top == ".tinytorch-backups":  # copies of the learner's code kept by `stubs` and `reset`
         return True
     if top == "milestones" and rest.startswith("results/"):
         return True
