@@ -56,6 +56,7 @@ from pytest_tinytorch.implementation import CHOICES, activate
 from pytest_tinytorch.manifest import ManifestError, load
 from pytest_tinytorch.measure import BLAS_THREAD_VARIABLES, pin_blas_threads
 from pytest_tinytorch.outcomes import stopped_text
+from pytest_tinytorch.progress import Progress
 
 # BLAS reads these when NumPy is first imported: from here on, so that the times a milestone
 # reports are those of one core (unless you set the variables yourself).
@@ -66,6 +67,7 @@ MEMORY_SAMPLE_SECONDS = 0.02
 EXIT_CRITERION_NOT_MET = 1
 EXIT_NOT_IMPLEMENTED = 2
 EXIT_TIME_LIMIT = 4  # 3 is 04_cnn_1998's: CIFAR-10 is not on disk
+EXIT_USAGE = 5
 # Wall-clock seconds from start() to the end of a run, past which it is stopped: several times
 # what each milestone budgets (or takes with the reference), so that only code far slower than
 # intended meets them. A script with variants names its variant (04's --data).
@@ -238,6 +240,8 @@ class Run:
             print(f"  [{'met' if criterion.met else 'NOT MET'}] {criterion.describe()}")
         print(f"Training took {self.train_seconds:.1f} s (wall), peak RSS "
               f"{self.peak_rss_mib:.0f} MiB; results written to {self.out}")
+        if self.impl == "student" and not self.smoke:
+            record_in_progress(self.name, criteria)
         if self.smoke:
             print("Smoke run: the criteria are reported but not enforced.")
             return 0
@@ -248,6 +252,15 @@ class Run:
             return EXIT_CRITERION_NOT_MET
         print(f"PASSED: {self.name} ({self.impl} implementation).")
         return 0
+
+
+def record_in_progress(name: str, criteria: Sequence[Criterion]) -> None:
+    """Note a full run on the learner's code in their progress file (``pytest --progress``)."""
+    progress = Progress.load(ROOT)
+    progress.record_milestone(name, result="; ".join(c.describe() for c in criteria),
+                              achieved=all(c.met for c in criteria))
+    if not progress.save():
+        print(f"(not recorded in your progress: {progress.warnings[-1]})")
 
 
 _started: list[Run] = []  # the run start() made, which main() watches
@@ -267,6 +280,10 @@ def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
     if time_limit is None:
         time_limit = SMOKE_TIME_LIMIT if arguments.smoke else TIME_LIMITS.get(
             f"{name} {variant}" if variant else name, TIME_LIMITS.get(name, 0.0))
+    if arguments.impl == "reference" and not (ROOT / "reference" / "tinytorch").is_dir():
+        print("--impl reference needs the full TinyTorch repository with reference/; this is a "
+              "student release without the solutions.", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     activate(ROOT, arguments.impl)
     out = arguments.out if arguments.out is not None else RESULTS_DIR / f"{name}.json"
     # Where processes are spawned (macOS, Windows), memory_profiler's sampling process runs
@@ -319,9 +336,12 @@ def main(run_milestone: Callable[[], int]) -> NoReturn:
         else:
             code = run_milestone()
     except NotImplementedError as error:
+        reference = ((ROOT / "reference" / "tinytorch").is_dir()
+                     and (run is None or run.impl != "reference"))
         print(f"\nThis milestone runs code you have not written yet:\n  {error}\n"
-              f"Finish that kata first (pytest --next), or watch the reference solution run "
-              f"with --impl reference.", file=sys.stderr)
+              f"Finish that kata first (pytest --next)"
+              + (", or watch the reference solution run with --impl reference." if reference else "."),
+              file=sys.stderr)
         code = EXIT_NOT_IMPLEMENTED
     except TimeLimitReached as stop:
         assert run is not None

@@ -81,6 +81,20 @@ def progress_bar(curriculum: Curriculum, statuses: dict[str, Status], width: int
             f"{done} of {len(built)} katas passed")
 
 
+def milestones_table(names: list[str], records: dict[str, dict[str, str]]) -> str:
+    """Each milestone with the last full run on the learner's code, as ``pytest --progress`` shows."""
+    rows = []
+    for name in names:
+        record = records.get(name)
+        if record is None:
+            rows.append(("not run", name, "-"))
+        else:
+            status = "achieved" if record.get("achieved") == "yes" else "not yet"
+            rows.append((status, name, record.get("result", "")))
+    return tabulate(rows, headers=("status", "milestone", "last full run on your code"),
+                    tablefmt="simple", disable_numparse=True)
+
+
 def progress_table(curriculum: Curriculum, statuses: dict[str, Status]) -> str:
     """The curriculum with each kata's status and points; given katas (prebuilt by the
     track) have none."""

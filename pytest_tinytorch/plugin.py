@@ -129,6 +129,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         print(f"track: {scope.track}")
     if config.option.tinytorch_progress:
         print(display.progress_table(curriculum, state))
+        milestones = sorted(path.stem for path in (curriculum.root / "milestones").glob("0*_*.py"))
+        if milestones:
+            print("\n" + display.milestones_table(milestones, progress.milestones))
     if config.option.tinytorch_hint:
         current = next((k for k in curriculum.katas if state[k.id] == Status.CURRENT), None)
         if current is None:

@@ -1,7 +1,8 @@
 """The learner's progress: a small JSON file at the repository root.
 
 It records, per kata, when it passed and a fingerprint of the learner's source files it
-passed with, how many hints have been revealed, and the chosen track. Only the controlling
+passed with, how many hints have been revealed, the chosen track, and the last full run of
+each milestone on the learner's code (its figure, its criterion, whether it was met). Only the controlling
 pytest process writes it (never an xdist worker, never a run against the reference).
 
 The file is the learner's, so tinytorch never trusts it and never loses it:
@@ -73,6 +74,7 @@ class _Contents:
     passed: dict[str, dict[str, str]] = field(default_factory=dict)
     hints: dict[str, int] = field(default_factory=dict)
     track: str | None = None
+    milestones: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class _Unreadable(Exception):
@@ -87,6 +89,7 @@ class Progress:
     passed: dict[str, dict] = field(default_factory=dict)
     hints: dict[str, int] = field(default_factory=dict)
     track: str | None = None
+    milestones: dict[str, dict[str, str]] = field(default_factory=dict)
     problem: str | None = None  # what was wrong with the file when it was read, for the report
     warnings: list[str] = field(default_factory=list)  # one line per save that failed or set a file aside
     # What the file held when last read or written: save() applies only the differences.
@@ -115,7 +118,8 @@ class Progress:
     def _of(cls, path: Path, contents: _Contents, *, on_disk: _Contents,
             problem: str | None = None) -> Progress:
         mine = copy.deepcopy(contents)
-        return cls(path, mine.passed, mine.hints, mine.track, problem, _on_disk=copy.deepcopy(on_disk))
+        return cls(path, mine.passed, mine.hints, mine.track, mine.milestones, problem,
+                   _on_disk=copy.deepcopy(on_disk))
 
     def save(self) -> bool:
         """Merge this run's changes into the file; False (and a warning) if it cannot be written.
@@ -135,6 +139,7 @@ class Progress:
         if problem:
             self.warnings.append(problem)
         self.passed, self.hints, self.track = contents.passed, contents.hints, contents.track
+        self.milestones = contents.milestones
         self._on_disk = copy.deepcopy(contents)
         return True
 
@@ -154,12 +159,24 @@ class Progress:
                 contents.hints[kata_id] = max(shown, contents.hints.get(kata_id, shown))
         if self.track != before.track:
             contents.track = self.track
+        for name, record in self.milestones.items():
+            if record != before.milestones.get(name):
+                contents.milestones[name] = copy.deepcopy(record)
 
     def record_pass(self, kata: Kata, fingerprint: str) -> None:
         self.passed[kata.id] = {
             "title": kata.title,
             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "fingerprint": fingerprint,
+        }
+
+    def record_milestone(self, name: str, *, result: str, achieved: bool) -> None:
+        """A full milestone run on the learner's code: ``result`` says each figure against its
+        criterion, as the milestone printed it."""
+        self.milestones[name] = {
+            "result": result,
+            "achieved": "yes" if achieved else "no",
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
     def hints_shown(self, kata: Kata) -> int:
@@ -221,6 +238,15 @@ def _salvage(data: dict) -> tuple[_Contents, list[str]]:
     """The valid entries of a file of the right format, and one description per invalid one."""
     contents, faults = _Contents(), []
     passed, hints, track = data.get("passed", {}), data.get("hints", {}), data.get("track")
+    milestones = data.get("milestones", {})
+    if not isinstance(milestones, dict):
+        faults.append(f"'milestones' is {type(milestones).__name__}, not an object")
+        milestones = {}
+    for name, record in milestones.items():
+        if isinstance(record, dict) and all(isinstance(value, str) for value in record.values()):
+            contents.milestones[name] = record
+        else:
+            faults.append(f"milestones[{name!r}] is not a record")
     if not isinstance(passed, dict):
         faults.append(f"'passed' is {type(passed).__name__}, not an object")
         passed = {}
@@ -279,7 +305,8 @@ def _set_aside(path: Path) -> Path:
 
 def _write(path: Path, contents: _Contents) -> None:
     """Replace the file atomically with ``contents``, through a temporary name of this run's own."""
-    data = {"format": FORMAT, "passed": contents.passed, "hints": contents.hints, "track": contents.track}
+    data = {"format": FORMAT, "passed": contents.passed, "hints": contents.hints, "track": contents.track,
+            "milestones": contents.milestones}
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
