@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from .child import StubInChild
+
 TODO_PROPERTY = "tinytorch_todo"
 TIMEOUT_PREFIX = "Timeout (>"
 STOPPED_IN = "tinytorch_stopped_in"  # a timeout exception's attribute: the SlowFunction it stopped
@@ -61,18 +63,16 @@ def find_todo(excinfo: pytest.ExceptionInfo[BaseException], package: Path, root:
     cause = unimplemented_cause(excinfo.value)
     if cause is None:
         return None
-    if cause is not excinfo.value:
-        excinfo = pytest.ExceptionInfo.from_exception(cause)
-    raised_at = excinfo.traceback[-1]
-    path = Path(str(raised_at.path)).resolve()
-    try:
-        path.relative_to(package.resolve())
-    except ValueError:
+    if isinstance(cause, StubInChild):  # reached in a child process: its traceback says where
+        path, line, function = cause.path.resolve(), cause.line, cause.function
+    else:
+        raised_at = pytest.ExceptionInfo.from_exception(cause).traceback[-1]
+        path, line = Path(str(raised_at.path)).resolve(), raised_at.lineno + 1
+        message = str(cause)
+        function = message.split(":", 1)[0] if ":" in message else raised_at.name
+    if not path.is_relative_to(package.resolve()):
         return None
-    message = str(excinfo.value)
-    function = message.split(":", 1)[0] if ":" in message else raised_at.name
-    location = f"{path.relative_to(root.resolve()).as_posix()}:{raised_at.lineno + 1}"
-    return Todo(function=function, where=location)
+    return Todo(function=function, where=f"{path.relative_to(root.resolve()).as_posix()}:{line}")
 
 
 @dataclass(frozen=True)

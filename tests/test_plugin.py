@@ -284,3 +284,22 @@ def test_next_from_a_sub_folder_runs_the_current_kata(project, monkeypatch, fold
     project.solve("alpha.py")
     assert project.run("--kata", "01").ret == pytest.ExitCode.OK
     assert "01" in project.progress["passed"]
+
+
+def test_a_stub_reached_in_a_child_process_is_work_to_do(project):
+    project.write("katas/01_alpha/test_alpha_fresh.py", """
+from pathlib import Path
+
+from pytest_tinytorch.child import run_python
+
+
+def test_double_in_a_fresh_interpreter():
+    completed = run_python("from tinytorch.alpha import double; print(double(2))", cwd=Path.cwd())
+    assert completed.stdout.strip() == "4"
+""")
+    result = project.run("--kata", "01")
+    out = result.stdout.str()
+    assert "4 not implemented" in out and "failed" not in out, out
+    assert "  tinytorch/alpha.py:4  double" in out
+    project.solve("alpha.py")
+    assert project.run("--kata", "01").ret == pytest.ExitCode.OK

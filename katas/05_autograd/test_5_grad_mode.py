@@ -1,7 +1,5 @@
 """no_grad, enable_autograd, and the promise that katas 01-04 keep working unchanged."""
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 import tinytorch
 from tinytorch.core import ReLU, Tensor
 from tinytorch.core.autograd import MulBackward, enable_autograd, is_grad_enabled, no_grad
+from pytest_tinytorch.child import run_python
 from tinytorch.nn import CrossEntropyLoss
 
 
@@ -119,7 +118,6 @@ def test_backward_is_dormant_until_enable_autograd_is_called():
         print(x.grad.numpy().tolist())
     """)
     package_parent = Path(tinytorch.__file__).resolve().parents[1]
-    completed = subprocess.run([sys.executable, "-c", script], cwd=package_parent,
-                               capture_output=True, text=True, timeout=60, check=False)
+    completed = run_python(script, cwd=package_parent)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip() == "[2.0, 4.0]"
