@@ -94,6 +94,72 @@ def test_a_shared_module_or_tensor_is_counted_once():
     assert len(Pair(shared, other).parameters()) == 3
 
 
+
+def test_a_module_registered_under_two_names_is_listed_under_each():
+    shared = Affine()
+    model = Pair(shared, Pair(shared, Affine()))
+    names = [name for name, _ in model.named_modules()]
+    assert names == ["", "first", "second", "second.first", "second.second"], (
+        "named_modules lists a shared module under every name it is registered with")
+    modules = dict(model.named_modules())
+    assert modules["first"] is modules["second.first"] is shared
+    twice = Pair(shared, shared)
+    assert [name for name, _ in twice.named_modules()] == ["", "first", "second"]
+
+
+def test_a_shared_module_keeps_the_first_name_it_is_found_with():
+    shared, alone = Affine(), Affine()
+    model = Pair(Pair(alone, shared), shared)
+    assert [name for name, _ in model.named_parameters()] == [
+        "first.first.scale", "first.first.shift", "first.second.scale", "first.second.shift"]
+    expected = [alone.scale, alone.shift, shared.scale, shared.shift]
+    parameters = model.parameters()
+    assert len(parameters) == 4 and all(a is b for a, b in zip(parameters, expected))
+
+
+def test_a_tensor_tied_between_two_modules_is_one_parameter_under_its_first_name():
+    first, second = Affine(), Affine()
+    second.shift = first.scale                       # weight tying: one Tensor, two modules
+    model = Pair(first, second)
+    named = list(model.named_parameters())
+    assert [name for name, _ in named] == ["first.scale", "first.shift", "second.scale"]
+    assert named[0][1] is first.scale
+    assert [p.size for p in model.parameters()] == [3, 3, 3]
+
+
+def test_the_state_dict_of_a_shared_module_saves_its_parameters_once_and_loads_back():
+    shared = Counter()
+    model = Pair(shared, Pair(shared, Affine()))
+    model(Tensor(np.ones(3, dtype=np.float32)))     # the shared buffer counts both calls
+    state = model.state_dict()
+    parameter_names = [name for name, _ in model.named_parameters()]
+    assert [name for name in state if name in parameter_names] == parameter_names
+    assert not any(name.startswith("second.first.inner.") for name in state), (
+        "a shared module's parameters are one set of arrays: saved once, under its first name")
+    np.testing.assert_array_equal(state["first.seen"], [2.0, 2.0, 2.0])
+
+    copy_shared = Counter()
+    copy = Pair(copy_shared, Pair(copy_shared, Affine()))
+    copy_shared.inner.scale.data[:] = 0.0
+    copy.load_state_dict(state)
+    for name, value in copy.state_dict().items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+    assert copy.second.first is copy.first, "loading keeps the sharing"
+    np.testing.assert_array_equal(copy_shared.inner.scale.numpy(), [1.0, 2.0, 3.0])
+
+
+def test_eval_and_train_reach_a_shared_module_and_its_children():
+    shared = Pair(Affine(), Affine())
+    model = Pair(Pair(Affine(), shared), shared)
+    modules = [m for _, m in model.named_modules()]
+    model.eval()
+    assert not any(m.training for m in modules), "eval() sets training = False once per module"
+    model.train()
+    assert all(m.training for m in modules)
+    model.train(False)
+    model.train(False)
+    assert not shared.training and not shared.second.training
+
 def test_calling_a_module_runs_forward():
     m = Affine()
     out = m(Tensor([[1.0, 1.0, 1.0], [2.0, 0.0, -1.0]]))

@@ -115,6 +115,16 @@ def test_count_parameters():
     assert count_parameters(cnn_1998()) == 20538
 
 
+def test_count_parameters_counts_a_shared_layer_and_a_tied_weight_once():
+    shared = Linear(4, 4, rng=0)                               # 16 weights + 4 biases
+    assert count_parameters(Sequential(shared, ReLU(), shared)) == 20
+    assert count_parameters(Sequential(Sequential(shared, ReLU()), Sequential(shared))) == 20
+    tied = Linear(4, 4, rng=1)
+    tied.weight = shared.weight                                # one array, two layers
+    model = Sequential(shared, ReLU(), tied)
+    assert count_parameters(model) == 16 + 4 + 4 == sum(p.size for p in model.parameters())
+
+
 def test_a_gpt_is_walked_through_its_blocks(formulas):
     vocab, context, dim, layers, heads, batch, length = 40, 16, 16, 2, 4, 3, 10
     model = GPT(vocab, context, dim, layers, heads, rng=0)

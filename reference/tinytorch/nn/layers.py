@@ -171,7 +171,9 @@ class Module:
         """``{dotted name: copy of the array}`` for every parameter, then every buffer, to
         save or restore the model.
 
-        Copies, not views: a checkpoint must not change when training goes on.
+        The names are those of ``named_parameters()`` and then ``named_buffers()``: a
+        parameter shared by two modules is saved once, under its first name. Copies, not
+        views: a checkpoint must not change when training goes on.
         """
         # BEGIN SOLUTION
         state = {name: parameter.data.copy() for name, parameter in self.named_parameters()}
