@@ -2,6 +2,7 @@
 
     python -m pytest_tinytorch doctor                   check Python, packages, BLAS and data
     python -m pytest_tinytorch reset NN                 start kata NN over (your code is kept)
+    python -m pytest_tinytorch update REF               take a new release from git REF, keep your code
     python -m pytest_tinytorch stubs [--check|--force]  regenerate tinytorch/ from reference/
     python -m pytest_tinytorch release OUT [--track T]  write a student template repository
 """
@@ -12,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import doctor, release, reset, stubs, tracks
+from . import doctor, release, reset, stubs, tracks, update
 from .manifest import Curriculum, Kata, ManifestError, load
 
 CHANGES = {"missing": "created", "extra": "removed", "differs": "updated"}
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         "reset", help="put one kata's modules back to their stubs (your code is kept in a copy) "
                       "and withdraw progress from that kata on")
     reset_command.add_argument("kata", help="the kata: 09, 9, 09_spatial or spatial")
+    update_command = commands.add_parser(
+        "update", help="take a new release of the course from git REF (e.g. course/main), "
+                       "keeping your code in tinytorch/")
+    update_command.add_argument("ref", metavar="REF")
     commands.add_parser("doctor", help="check Python, the packages, BLAS, the data and the "
                                        "repository; exit 1 when something required is missing")
     release_command = commands.add_parser(
@@ -45,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor.main(args.root.resolve())
+    if args.command == "update":
+        return _update(args.root.resolve(), args.ref)
     try:
         curriculum = load(args.root.resolve())
         if args.command == "release":
@@ -60,6 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     except (ManifestError, stubs.StubError, release.ReleaseError, reset.ResetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _update(root: Path, ref: str) -> int:
+    try:
+        changes = update.update(root, ref)
+    except update.UpdateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in changes.course + changes.modules:
+        print(f"updated  {path}")
+    for path in changes.removed:
+        print(f"removed  {path}")
+    for path in changes.kept:
+        print(f"kept     {path}: your code; the release changed its starting file "
+              f"(`git show {ref}:{path}` shows it)")
+    print(f"{len(changes.course) + len(changes.modules)} files updated, {len(changes.removed)} removed, "
+          f"your code kept; `git diff` shows the update.")
+    return 0
 
 
 def _check_stubs(curriculum: Curriculum) -> int:
