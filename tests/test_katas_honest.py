@@ -25,11 +25,15 @@ def failures(completed: subprocess.CompletedProcess) -> str:
 
 
 def run_katas(project: Path, report: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    """All katas, gate off, in a fresh pytest process; returns the run and its JSON report."""
+    """All katas, gate off, in a fresh pytest process; returns the run and its JSON report.
+
+    The timeout only ends a hung run (each kata test has its own limit): a busy machine may
+    take several times as long as an idle one, and that must not fail the test.
+    """
     command = [sys.executable, "-m", "pytest", "--no-gate", "-p", "no:cacheprovider", "-q",
                "--tinytorch-report", str(report), *args]
     completed = subprocess.run(command, check=False, cwd=project, capture_output=True, text=True,
-                               timeout=900)
+                               timeout=3600)
     return completed, {kata["id"]: kata for kata in json.loads(report.read_text())["katas"]}
 
 

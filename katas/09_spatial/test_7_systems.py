@@ -85,9 +85,9 @@ def test_forward_backward_time_of_the_cifar_benchmark_layers(metrics):
     features = Tensor(rng.standard_normal((BATCH, 32, 16, 16), dtype=np.float32), requires_grad=True)
     first_time = forward_backward_seconds(first, images)
     second_time = forward_backward_seconds(second, features)
-    # about 0.03 s and 0.1 s on one idle core, 0.3 s on a busy one: a bound thirty times the
-    # time, there to stop a convolution that loops over images or pixels
-    assert first_time < 3 and second_time < 3, f"{first_time:.2f} s and {second_time:.2f} s"
+    # about 0.03 s and 0.1 s on one idle core, 0.3 s on a busy one: a bound a hundred times
+    # the time, there to stop a convolution that loops over images or pixels (minutes)
+    assert first_time < 10 and second_time < 10, f"{first_time:.2f} s and {second_time:.2f} s"
     metrics.record("Conv2d(3, 32, 5x5) forward+backward, batch 128", first_time, "seconds")
     metrics.record("Conv2d(32, 64, 3x3, pad 1) forward+backward, batch 128", second_time, "seconds")
     metrics.record("Conv2d(32, 64, 3x3, pad 1) training throughput", BATCH / second_time, "samples/s")

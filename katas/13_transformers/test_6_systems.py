@@ -80,8 +80,8 @@ def test_time_of_a_training_step(metrics):
 
     elapsed = seconds(step, repeat=3, warmup=1)
     assert losses[-1] < losses[0], "four Adam steps on the same batch did not lower the loss"
-    # about 0.2 s on one idle core, 0.8 s on a busy one: a bound many times the time, there
-    # to stop a model that loops over tokens or sequences
-    assert elapsed < 5.0, f"one training step took {elapsed:.2f} s"
+    # about 0.2 s on one idle core, 0.8 s on a busy one: a bound a hundred times the time,
+    # there to stop a model that loops over tokens or sequences
+    assert elapsed < 20.0, f"one training step took {elapsed:.2f} s"
     metrics.record("GPT 4x128, batch 32 x 64: forward + backward + Adam", elapsed, "seconds")
     metrics.record("training steps in 10 minutes at that rate", 600 / elapsed, "count")
