@@ -160,6 +160,7 @@ class Watchdog:
 
     def arm(self, deadline: float, exception: type[BaseException], grace: float,
             on_stuck: OnStuck) -> None:
+        __tracebackhide__ = True  # a deadline already past stops the thread right here
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="tinytorch watchdog",
                                             daemon=True)
@@ -192,6 +193,7 @@ class Watchdog:
                  on_stuck: OnStuck) -> Iterator[None]:
         """Arm for the ``with`` block. The exception may land inside the first disarm and stop
         it halfway; the second, in the handler, finishes it (the shot is spent by then)."""
+        __tracebackhide__ = True
         try:
             self.arm(deadline, exception, grace, on_stuck)
             try:
@@ -239,23 +241,24 @@ class Watchdog:
 # -- whose code was running ---------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Frame:
+class Frame:
     filename: str  # as the code object has it
     line: int
     name: str
-    first_line: int
+    first_line: int  # 0 when unknown (read from a dump)
 
 
-def frames_of_traceback(tb: TracebackType | None) -> list[_Frame]:
-    """The frames of a traceback, innermost last."""
+def frames_of_traceback(tb: TracebackType | None) -> list[Frame]:
+    """The frames of a traceback, innermost last, without those that hide (the watchdog's)."""
     frames = []
     while tb is not None:
-        frames.append(_frame(tb.tb_frame, tb.tb_lineno))
+        if "__tracebackhide__" not in tb.tb_frame.f_locals:
+            frames.append(_frame(tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
     return frames
 
 
-def frames_of_stack(frame: FrameType | None) -> list[_Frame]:
+def frames_of_stack(frame: FrameType | None) -> list[Frame]:
     """The frames of a running thread's stack, innermost last."""
     frames = []
     while frame is not None:
@@ -264,13 +267,13 @@ def frames_of_stack(frame: FrameType | None) -> list[_Frame]:
     return frames[::-1]
 
 
-def _frame(frame: FrameType, line: int) -> _Frame:
+def _frame(frame: FrameType, line: int) -> Frame:
     code = frame.f_code
-    return _Frame(code.co_filename, line, getattr(code, "co_qualname", code.co_name),
+    return Frame(code.co_filename, line, getattr(code, "co_qualname", code.co_name),
                   code.co_firstlineno)
 
 
-def slow_function(frames: list[_Frame], curriculum: Curriculum) -> tuple[SlowFunction, _Frame] | None:
+def slow_function(frames: list[Frame], curriculum: Curriculum) -> tuple[SlowFunction, Frame] | None:
     """The innermost of ``frames`` in the framework (yours or the reference), and whose it is."""
     root = curriculum.root.resolve()
     folders = [package_dir(root, impl) for impl in ("student", "reference")]
@@ -279,6 +282,8 @@ def slow_function(frames: list[_Frame], curriculum: Curriculum) -> tuple[SlowFun
         folder = next((f for f in folders if path.is_relative_to(f)), None)
         if folder is None:
             continue
+        if not frame.first_line:
+            frame = Frame(frame.filename, frame.line, *function_at(path, frame.line, frame.name))
         kata = curriculum.kata_of_module(path.relative_to(folder).as_posix())
         slow = SlowFunction(frame.name, path.relative_to(root).as_posix(), frame.line,
                             frame.first_line, kata.label if kata else None,
@@ -287,7 +292,7 @@ def slow_function(frames: list[_Frame], curriculum: Curriculum) -> tuple[SlowFun
     return None
 
 
-def innermost(frames: list[_Frame], root: Path) -> str | None:
+def innermost(frames: list[Frame], root: Path) -> str | None:
     """``path:line`` of the innermost frame, from ``root`` when it is inside."""
     return place(Path(frames[-1].filename).resolve(), frames[-1].line, root) if frames else None
 
@@ -307,7 +312,7 @@ def write_dump_header(file: IO[str], nodeid: str, thread: int) -> None:
     file.flush()
 
 
-def read_dump(text: str, nodeid: str) -> list[_Frame] | None:
+def read_dump(text: str, nodeid: str) -> list[Frame] | None:
     """The stuck thread's frames (innermost last) from a dump, or None if there is no dump of
     ``nodeid`` (the worker died of something else)."""
     lines = text.splitlines()
@@ -318,13 +323,11 @@ def read_dump(text: str, nodeid: str) -> list[_Frame] | None:
         if (header := _THREAD.match(line)) is not None:
             inside = int(header.group(1), 16) == thread
         elif inside and (file := _FILE.match(line)) is not None:
-            filename, number, name = file.group(1), int(file.group(2)), file.group(3)
-            qualname, first_line = _function_at(Path(filename), number, name)
-            frames.append(_Frame(filename, number, qualname, first_line))
+            frames.append(Frame(file.group(1), int(file.group(2)), file.group(3), 0))
     return frames[::-1] or None
 
 
-def _function_at(path: Path, line: int, name: str) -> tuple[str, int]:
+def function_at(path: Path, line: int, name: str) -> tuple[str, int]:
     """The qualified name and first line (its first decorator's, as ``co_firstlineno``) of the
     innermost function ``name`` around ``line`` in ``path``: a dump names only ``co_name``."""
     try:

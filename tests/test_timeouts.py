@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+from pytest_tinytorch import timeouts
+
 LIMIT = 3  # seconds: kata 01's limit in these projects
 STOPPED_IN_COUNT_UP = (f"*Stopped after the kata's time limit of {LIMIT} s while running "
                        f"tinytorch/alpha.py:*, in count_up (your code for kata 01 Alpha).")
@@ -180,3 +182,21 @@ def test_the_advice_is_that_of_the_kata_whose_code_is_slow(make_project):
         "Alpha advice: vectorize the loop.",
     ])
     assert "Beta advice." not in result.stdout.str()
+
+
+def test_a_dump_names_the_stuck_threads_function_as_python_does(tmp_path):
+    # what a given-up worker leaves: the test, its thread, then faulthandler's stacks
+    source = tmp_path / "layers.py"
+    source.write_text("class Linear:\n    @property\n    def size(self):\n        return 1\n\n"
+                      "    def forward(self, x):\n        for _ in x:\n            pass\n")
+    dump = (f"katas/01_alpha/test_x.py::test_x\n0x1f\nTimeout (0:00:06)!\n"
+            f"Thread 0x00000000000000aa (most recent call first):\n"
+            f'  File "/usr/lib/python3/threading.py", line 320 in wait\n\n'
+            f"Thread 0x000000000000001f (most recent call first):\n"
+            f'  File "{source}", line 8 in forward\n'
+            f'  File "{tmp_path / "test_x.py"}", line 3 in test_x\n')
+    assert timeouts.read_dump(dump, "katas/01_alpha/test_x.py::test_other") is None
+    frames = timeouts.read_dump(dump, "katas/01_alpha/test_x.py::test_x")
+    assert [(f.name, f.line) for f in frames] == [("test_x", 3), ("forward", 8)]
+    assert timeouts.function_at(source, 8, "forward") == ("Linear.forward", 6)
+    assert timeouts.function_at(source, 4, "size") == ("Linear.size", 2), "from its decorator"
