@@ -4,6 +4,7 @@
     python -m pytest_tinytorch reset NN                 start kata NN over (your code is kept)
     python -m pytest_tinytorch update REF               take a new release from git REF, keep your code
     python -m pytest_tinytorch stubs [--check|--force]  regenerate tinytorch/ from reference/
+    python -m pytest_tinytorch readmes [--check]        regenerate the READMEs' manifest sections
     python -m pytest_tinytorch release OUT [--track T]  write a student template repository
 """
 
@@ -13,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import doctor, release, reset, stubs, tracks, update
+from . import doctor, readmes, release, reset, stubs, tracks, update
 from .manifest import Curriculum, Kata, ManifestError, load
 
 CHANGES = {"missing": "created", "extra": "removed", "differs": "updated"}
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     stub_mode.add_argument("--force", action="store_true",
                            help="also replace files holding your code (copies are kept under "
                                 f"{stubs.BACKUPS}/)")
+    readme_command = commands.add_parser(
+        "readmes", help="rewrite the sections of the katas' READMEs generated from katas/manifest.toml")
+    readme_command.add_argument("--check", action="store_true",
+                                help="only report the sections that differ from the manifest")
     reset_command = commands.add_parser(
         "reset", help="put one kata's modules back to their stubs (your code is kept in a copy) "
                       "and withdraw progress from that kata on")
@@ -58,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
             return _release(curriculum, args.out, args.track)
         if args.command == "reset":
             return _reset(curriculum, curriculum.find(args.kata))
+        if args.command == "readmes":
+            return _readmes(curriculum, args.check)
         return _check_stubs(curriculum) if args.check else _write_stubs(curriculum, args.force)
     except stubs.LearnerCodeError as error:
         print(f"error: {error}\nTo replace them anyway, run `python -m pytest_tinytorch stubs "
               f"--force`: it keeps a copy of each under {stubs.BACKUPS}/. To start one kata over, "
               f"run `python -m pytest_tinytorch reset NN`.", file=sys.stderr)
         return 1
-    except (ManifestError, stubs.StubError, release.ReleaseError, reset.ResetError) as error:
+    except (ManifestError, stubs.StubError, release.ReleaseError, reset.ResetError,
+            readmes.ReadmeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -106,6 +114,24 @@ def _write_stubs(curriculum: Curriculum, force: bool) -> int:
         print("tinytorch/ matches reference/tinytorch/")
     if written.backup is not None:
         print(f"your versions of the files replaced are kept in {_shown(curriculum, written.backup)}/")
+    return 0
+
+
+def _readmes(curriculum: Curriculum, check: bool) -> int:
+    differences = readmes.compare(curriculum) if check else readmes.write(curriculum)
+    for difference in differences:
+        done = "updated" if difference.problem == "differs" and not check else difference.problem
+        print(f"{done:8} {readmes.location(curriculum, difference)}")
+    unfixed = [d for d in differences if check or d.problem == "missing"]
+    if any(d.problem == "missing" for d in unfixed):
+        print("a missing section needs its two marker lines, <!-- generated: NAME --> and "
+              "<!-- /generated: NAME -->, where the README should show it", file=sys.stderr)
+    if unfixed:
+        print("the READMEs differ from katas/manifest.toml: edit the manifest (never the "
+              "generated sections), then run `python -m pytest_tinytorch readmes`", file=sys.stderr)
+        return 1
+    if not differences:
+        print("the katas' READMEs match katas/manifest.toml")
     return 0
 
 
