@@ -72,14 +72,15 @@ def _wrapped_item(text: str) -> str:
                      for number, words in enumerate(lines))
 
 
-SECTIONS: dict[str, Callable[[Kata], str]] = {
-    "reflect": lambda kata: bullet_list(kata.reflect),
+# The manifest fields a README restates, by section name; each is shown as a list.
+SECTIONS: dict[str, Callable[[Kata], tuple[str, ...]]] = {
+    "reflect": lambda kata: kata.reflect,
 }
 
 
 def required(kata: Kata) -> list[str]:
     """The sections ``kata``'s README must hold: those the manifest has something for."""
-    return ["reflect"] if kata.reflect else []
+    return [name for name, field in SECTIONS.items() if field(kata)]
 
 
 def regenerate(text: str, kata: Kata, where: str) -> tuple[str, dict[str, bool]]:
@@ -104,7 +105,7 @@ def regenerate(text: str, kata: Kata, where: str) -> tuple[str, dict[str, bool]]
             if not (closing and closing["name"] == section):
                 raise ReadmeError(f"{where}:{number}: {line.strip()} inside the section "
                                   f"{section!r} opened at line {opened_at}")
-            generated = SECTIONS[section](kata)
+            generated = bullet_list(SECTIONS[section](kata))
             found[section] = found.get(section, False) or body != generated
             output += [generated, line]
             section = None
