@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 class TimeVerdict:
     """A kata test allowed to fail on a time: ``thresholds`` are the numbers its time
     asserts compare with (0 aside). With ``at_least``, the time ratio must exceed them and
-    ``measured`` is the lowest ratio seen on the reference on one idle core; without it, a
-    time in seconds must stay below them and ``measured`` is the highest seen.
+    ``measured`` is the lowest ratio seen on the reference; without it, a time in seconds
+    must stay below them and ``measured`` is the highest seen on a lightly loaded machine.
 
     A verdict with no threshold only orders or equates figures of one measurement with
     each other (a median below its p99, a claim kept as it was made), which no load can
@@ -45,12 +45,15 @@ class TimeVerdict:
         return self.measured / threshold if self.at_least else threshold / self.measured
 
 
-# Measured with the timings of ``--impl reference`` on one idle core of a 2-core machine
-# (BLAS pinned to one thread), three runs; a busy machine gave larger ratios, never smaller.
+# The timings of ``--impl reference`` (BLAS on one thread) in five runs on a 2-core machine:
+# three lightly loaded, two with other jobs on the cores (one of them with three busy loops
+# too). The later runs gave ratios as large or larger, except the softmax loop's (32 at the
+# lowest, after a change to the Tensor made each small operation dearer), and longer times,
+# 2.4 s at most for kata 13's step and 0.94 s for kata 09's layer.
 TIME_VERDICTS: dict[str, TimeVerdict] = {
     "01_tensor/test_6_systems.py::test_vectorized_matmul_beats_python_loops": TimeVerdict((10,), 3660),
     "02_activations/test_5_systems.py::test_vectorized_relu_beats_a_python_loop": TimeVerdict((3,), 84),
-    "02_activations/test_5_systems.py::test_vectorized_softmax_beats_a_python_loop": TimeVerdict((3,), 43),
+    "02_activations/test_5_systems.py::test_vectorized_softmax_beats_a_python_loop": TimeVerdict((2,), 32),
     "09_spatial/test_7_systems.py::test_vectorized_convolution_against_the_seven_loops": TimeVerdict((10,), 141),
     "09_spatial/test_7_systems.py::test_forward_backward_time_of_the_cifar_benchmark_layers":
         TimeVerdict((10,), 0.097, at_least=False),
