@@ -125,3 +125,52 @@ def test_parameters_and_errors():
         bn(Tensor(np.zeros((2, 3, 5, 5), dtype=np.float32)))
     with pytest.raises(ValueError, match=r"more than one value per channel.*\(1, 4, 1, 1\)"):
         bn(Tensor(np.zeros((1, 4, 1, 1), dtype=np.float32)))
+
+
+# -- one image: m = N * H * W values per channel, not N --------------------------------------
+
+def test_one_image_in_training_is_normalized_over_its_height_and_width():
+    """A batch of one image still has H * W values per channel: BatchNorm2d must accept it
+    (fine-tuning and detection train with one large image at a time)."""
+    bn = BatchNorm2d(3, momentum=0.1)
+    x = batch(9, shape=(1, 3, 4, 5))
+    out = bn(Tensor(x))
+    expected = normalize(x, x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3)), np.ones(3), np.zeros(3))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-6)
+    # the running variance is unbiased over the m = 1 * 4 * 5 = 20 values of each channel
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 1, 1), (1, 3, 1, 2), (1, 3, 2, 1)],
+                         ids=["two-pixels-of-two-images", "one-image-1x2", "one-image-2x1"])
+def test_two_values_per_channel_are_enough_in_training(shape):
+    bn = BatchNorm2d(3, momentum=0.5)
+    x = batch(10, shape=shape)
+    out = bn(Tensor(x))
+    expected = normalize(x, x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3)), np.ones(3), np.zeros(3))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(bn.running_var, 0.5 + 0.5 * x.var(axis=(0, 2, 3), ddof=1), rtol=1e-6)
+
+
+def test_one_value_per_channel_is_refused_in_training_and_changes_nothing():
+    bn = BatchNorm2d(2)
+    with pytest.raises(ValueError, match=r"\(1, 2, 1, 1\)"):
+        bn(Tensor(np.array([[[[1.0]], [[5.0]]]])))
+    np.testing.assert_array_equal(bn.running_mean, [0.0, 0.0])
+    np.testing.assert_array_equal(bn.running_var, [1.0, 1.0])
+
+
+def test_one_pixel_of_one_image_in_evaluation_uses_the_running_statistics():
+    bn = BatchNorm2d(2)
+    bn.running_mean[:], bn.running_var[:] = [1.0, -2.0], [4.0, 0.25]
+    bn.eval()
+    out = bn(Tensor(np.array([[[[3.0]], [[-1.0]]]])))
+    np.testing.assert_allclose(out.numpy().ravel(), [2.0 / np.sqrt(4.0 + EPS), 1.0 / np.sqrt(0.25 + EPS)],
+                               rtol=1e-6)
+
+
+def test_gradcheck_in_training_on_one_image():
+    rng = np.random.default_rng(11)
+    gradcheck(bn_as_function(BatchNorm2d(2)), batch(11, shape=(1, 2, 3, 4), scale=(1.0, 2.0), shift=(1.0, -1.0)),
+              rng.uniform(0.5, 2.0, 2), rng.standard_normal(2))
