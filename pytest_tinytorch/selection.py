@@ -37,46 +37,61 @@ def choose(curriculum: Curriculum, statuses: dict[str, Status], *, kata: str | N
     ``paths`` are the command-line arguments as paths (test ids cut at ``::``); ``narrowed``
     says whether -k, -m, --deselect or --lf may leave some of a kata's tests out.
     """
-    ordered = curriculum.katas
-    focus = None
     if kata is not None:
-        target = curriculum.find(kata)
-        missing = [p.label for p in curriculum.with_prerequisites(target)
-                   if p is not target and statuses[p.id] not in DONE]
-        if missing and not no_gate:
-            raise GateError(f"kata {target.label} builds on {', '.join(missing)}, which "
-                            f"{'has' if len(missing) == 1 else 'have'} not passed yet. Work "
-                            f"through them with `pytest --next`, or add --no-gate to run it anyway.")
-        chosen = {target.id}
-        focus = target.id
+        focus: str | None = _one_kata(curriculum, statuses, kata, no_gate).id
+        chosen = {focus}
     elif next_kata:
-        chosen = {k.id for k in ordered if statuses[k.id] in (Status.STALE, Status.CURRENT)}
-        focus = next((k.id for k in ordered if statuses[k.id] == Status.CURRENT), None)
-    elif no_gate:
-        chosen = {k.id for k in ordered if statuses[k.id] != Status.GIVEN}
+        chosen, focus = _next(curriculum, statuses)
     else:
-        chosen = {k.id for k in ordered if statuses[k.id] in UNLOCKED and statuses[k.id] != Status.GIVEN}
+        chosen, focus = _every_open_kata(curriculum, statuses, no_gate), None
+    chosen |= _named_by_paths(curriculum, statuses, paths, no_gate)
+    ordered = tuple(k.id for k in curriculum.katas if k.id in chosen)
+    whole = () if narrowed else tuple(k for k in ordered if _collected_whole(curriculum, k, paths))
+    return Selection(katas=ordered, focus=focus, whole=whole)
 
-    named = [(path, curriculum.kata_of_path(path)) for path in paths]
-    for path, named_kata in named:
-        if named_kata is None or named_kata.id in chosen:
+
+def _one_kata(curriculum: Curriculum, statuses: dict[str, Status], kata: str, no_gate: bool) -> Kata:
+    """``--kata ID``: the kata, once its prerequisites have passed (or the gate is off)."""
+    target = curriculum.find(kata)
+    missing = [p.label for p in curriculum.with_prerequisites(target)
+               if p is not target and statuses[p.id] not in DONE]
+    if missing and not no_gate:
+        raise GateError(f"kata {target.label} builds on {', '.join(missing)}, which "
+                        f"{'has' if len(missing) == 1 else 'have'} not passed yet. Work "
+                        f"through them with `pytest --next`, or add --no-gate to run it anyway.")
+    return target
+
+
+def _next(curriculum: Curriculum, statuses: dict[str, Status]) -> tuple[set[str], str | None]:
+    """``--next``: the current kata (the focus) and every stale one."""
+    chosen = {k.id for k in curriculum.katas if statuses[k.id] in (Status.STALE, Status.CURRENT)}
+    focus = next((k.id for k in curriculum.katas if statuses[k.id] == Status.CURRENT), None)
+    return chosen, focus
+
+
+def _every_open_kata(curriculum: Curriculum, statuses: dict[str, Status], no_gate: bool) -> set[str]:
+    """Plain ``pytest``: every unlocked kata (every kata with --no-gate), never a given one."""
+    allowed = set(Status) if no_gate else set(UNLOCKED)
+    return {k.id for k in curriculum.katas if statuses[k.id] in allowed - {Status.GIVEN}}
+
+
+def _named_by_paths(curriculum: Curriculum, statuses: dict[str, Status], paths: list[Path],
+                    no_gate: bool) -> set[str]:
+    """The katas whose folders or files the command line names; a locked one is refused."""
+    named = set()
+    for path in paths:
+        kata = curriculum.kata_of_path(path)
+        if kata is None:
             continue
-        if not no_gate and statuses[named_kata.id] not in UNLOCKED:
-            raise GateError(f"{path.name} belongs to kata {named_kata.label}, which is still "
+        if not no_gate and statuses[kata.id] not in UNLOCKED:
+            raise GateError(f"{path.name} belongs to kata {kata.label}, which is still "
                             f"locked. Finish the current kata first (`pytest --next`), or add "
                             f"--no-gate to run it anyway.")
-        chosen.add(named_kata.id)
-
-    whole = () if narrowed else tuple(
-        k.id for k in ordered if k.id in chosen and any(
-            _covers(path, curriculum.folder(k)) for path, _ in named))
-    return Selection(katas=tuple(k.id for k in ordered if k.id in chosen), focus=focus, whole=whole)
+        named.add(kata.id)
+    return named
 
 
-def _covers(path: Path, folder: Path) -> bool:
-    """Whether collecting ``path`` collects all of ``folder``."""
-    try:
-        folder.resolve().relative_to(path.resolve())
-    except ValueError:
-        return False
-    return True
+def _collected_whole(curriculum: Curriculum, kata_id: str, paths: list[Path]) -> bool:
+    """Whether collecting ``paths`` collects all of the kata's folder."""
+    folder = curriculum.folder(curriculum.get(kata_id)).resolve()
+    return any(folder.is_relative_to(path.resolve()) for path in paths)

@@ -157,7 +157,12 @@ def test_hints_are_revealed_one_at_a_time(project):
     again = project.run("--hint")
     again.stdout.fnmatch_lines(["Hint 1: First alpha hint.", "", "Hint 2: Second alpha hint."])
     failing = project.run("--next")
-    failing.stdout.fnmatch_lines(["Hint 2 of 2: Second alpha hint."])
+    # no hint names double(), and nothing is written yet: the hint as far along is the first
+    failing.stdout.fnmatch_lines(["Hint 1 of 2 (on double): First alpha hint."])
+    project.write("katas/manifest.toml", (project.path / "katas/manifest.toml").read_text().replace(
+        '"Second alpha hint."', '"Second alpha hint: double returns 2 * x."'))
+    named = project.run("--next")
+    named.stdout.fnmatch_lines(["Hint 2 of 2: Second alpha hint: double returns 2 * x."])
 
 
 def test_a_corrupt_progress_file_is_reported_kept_and_rebuilt(project):
