@@ -95,7 +95,10 @@ class KataTimeout(pytest.fail.Exception):  # type: ignore[misc,name-defined]
 
     @classmethod
     def after(cls, limit: float) -> type[KataTimeout]:
-        return type(cls.__name__, (cls,), {"limit": limit})
+        return _timeout_types.setdefault(limit, type(cls.__name__, (cls,), {"limit": limit}))
+
+
+_timeout_types: dict[float, type[KataTimeout]] = {}
 
 
 # -- stopping a thread at a deadline ------------------------------------------------------
@@ -127,6 +130,13 @@ def _land() -> None:
     """Does nothing, but calling it lets a pending asynchronous exception land: the
     interpreter checks for one as a Python function starts."""
     __tracebackhide__ = True
+
+
+def _debugger_attached() -> bool:
+    """pytest-timeout's own test: a trace function from a known debugger (pdb, pydevd, ...)."""
+    import pytest_timeout
+
+    return bool(pytest_timeout.is_debugging())
 
 
 def can_stop_threads() -> bool:
@@ -420,6 +430,8 @@ class KataTimeouts:
         kata = self.curriculum.kata_of_path(item.path)
         if kata is None or not can_stop_threads():
             return None
+        if self.debugging or (not settings.disable_debugger_detection and _debugger_attached()):
+            return True  # no limit while a person is debugging, as pytest-timeout does
         limit = float(settings.timeout)
         self.running = _Running(item, kata, limit, time.monotonic() + limit,
                                 KataTimeout.after(limit))
@@ -441,8 +453,9 @@ class KataTimeouts:
         return True
 
     def pytest_enter_pdb(self) -> None:
-        """No time limit while a person is debugging (as pytest-timeout does)."""
+        """No time limit from now on: a person is debugging (as pytest-timeout does)."""
         self.debugging = True
+        self.running = None
         self.watchdog.disarm()
         faulthandler.cancel_dump_traceback_later()
 
@@ -462,7 +475,7 @@ class KataTimeouts:
 
     def _phase(self, item: pytest.Item, watch_slow: bool) -> Generator[None, object, object]:
         running = self.running
-        if running is None or running.item is not item or running.stopped or self.debugging:
+        if running is None or running.item is not item or running.stopped:
             return (yield)
         try:
             with (self.watchdog.watching(running.deadline, running.exception,

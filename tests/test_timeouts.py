@@ -94,6 +94,17 @@ def passed_once(project, forced: tuple[str, ...]) -> None:
     assert "01" in project.progress["passed"]
 
 
+def run_kata_01_with(make_project, name: str, tests: str, parallel: tuple[str, ...]):
+    """Kata 01 passed once; then a test file ``name`` joins it, and the kata runs again."""
+    project = make_project(timeout=LIMIT)
+    forced = windows_like(project)
+    passed_once(project, forced)
+    project.write(f"katas/01_alpha/{name}", tests)
+    result = project.run(*forced, "--kata", "01", *parallel)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    return project, result
+
+
 def check_the_run_ended_normally(result: pytest.RunResult, project) -> None:
     out = result.stdout.str()
     assert "Timeout +++" not in out, "pytest-timeout's thread method ended the process"
@@ -104,12 +115,7 @@ def check_the_run_ended_normally(result: pytest.RunResult, project) -> None:
 
 @pytest.mark.parametrize("parallel", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_a_slow_loop_fails_its_test_with_advice_and_the_run_goes_on(make_project, parallel):
-    project = make_project(timeout=LIMIT)
-    forced = windows_like(project)
-    passed_once(project, forced)
-    project.write("katas/01_alpha/test_slow.py", SLOW_THEN_FAST)
-    result = project.run(*forced, "--kata", "01", *parallel)
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    project, result = run_kata_01_with(make_project, "test_slow.py", SLOW_THEN_FAST, parallel)
     result.stdout.fnmatch_lines([
         STOPPED_IN_COUNT_UP,
         "Alpha advice: vectorize the loop.",
@@ -121,12 +127,7 @@ def test_a_slow_loop_fails_its_test_with_advice_and_the_run_goes_on(make_project
 
 @pytest.mark.parametrize("parallel", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_code_python_cannot_interrupt_costs_one_worker_or_ends_a_serial_run(make_project, parallel):
-    project = make_project(timeout=LIMIT)
-    forced = windows_like(project)
-    passed_once(project, forced)
-    project.write("katas/01_alpha/test_stuck.py", STUCK_THEN_FAST)
-    result = project.run(*forced, "--kata", "01", *parallel)
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    project, result = run_kata_01_with(make_project, "test_stuck.py", STUCK_THEN_FAST, parallel)
     output = result.stdout.lines + result.stderr.lines
     stopped = [line for line in output if "Stopped after the kata's time limit" in line]
     assert stopped and re.search(r"while running tinytorch/alpha\.py:\d+, in nap \(your code for "
