@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .stubs import STUB_MESSAGE
 
-LAST_LINE = re.compile(rf"^NotImplementedError: (?P<function>[\w.]+): {re.escape(STUB_MESSAGE)}", re.M)
-FRAME = re.compile(r'^  File "(?P<path>[^"]+)", line (?P<line>\d+)', re.M)
+LAST_LINE = re.compile(rf"^NotImplementedError: (?P<function>[\w.]+): {re.escape(STUB_MESSAGE)}", re.MULTILINE)
+FRAME = re.compile(r'^  File "(?P<path>[^"]+)", line (?P<line>\d+)', re.MULTILINE)
 
 
 class StubInChild(NotImplementedError):

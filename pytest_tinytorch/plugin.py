@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from . import advance, display, functions, implementation, measure, report, selection, timeouts, tracks, watch
-from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .integrity import ReleaseRecord
+from .manifest import MANIFEST, Curriculum, Kata, ManifestError, load
 from .metrics import metrics  # noqa: F401  (the fixture, registered with this plugin)
 from .outcomes import find_todo, is_timeout, timeout_text, todo_of
 from .progress import Progress, Status, fingerprint, statuses

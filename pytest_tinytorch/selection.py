@@ -37,9 +37,10 @@ def choose(curriculum: Curriculum, statuses: dict[str, Status], *, kata: str | N
     ``paths`` are the command-line arguments as paths (test ids cut at ``::``); ``narrowed``
     says whether -k, -m, --deselect or --lf may leave some of a kata's tests out.
     """
+    focus: str | None
     if kata is not None:
-        focus: str | None = _one_kata(curriculum, statuses, kata, no_gate).id
-        chosen = {focus}
+        target = _one_kata(curriculum, statuses, kata, no_gate).id
+        chosen, focus = {target}, target
     elif next_kata:
         chosen, focus = _next(curriculum, statuses)
     else:

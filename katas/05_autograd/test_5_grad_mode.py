@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import tinytorch
+from pytest_tinytorch.child import run_python
 from tinytorch.core import ReLU, Tensor
 from tinytorch.core.autograd import MulBackward, enable_autograd, is_grad_enabled, no_grad
-from pytest_tinytorch.child import run_python
 from tinytorch.nn import CrossEntropyLoss
 
 
