@@ -366,6 +366,17 @@ def function_at(path: Path, line: int, name: str) -> tuple[str, int]:
 
 # -- the pytest side ----------------------------------------------------------------------
 
+def _copy_of_stderr() -> int | None:
+    """The terminal's stderr, copied before pytest captures it for each test (None if there
+    is no file behind it)."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            return os.dup(stream.fileno()) if stream is not None else None
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            continue
+    return None
+
+
 @dataclass
 class _Running:
     item: pytest.Item
@@ -413,7 +424,7 @@ class KataTimeouts:
                 self.known[kata_id] = [_Known(k["filename"], k["first_line"],
                                               SlowFunction(**k["slow"]), k["test"]) for k in known]
         elif worker is None:
-            self.stderr = os.dup(sys.stderr.fileno())
+            self.stderr = _copy_of_stderr()
 
     def pytest_unconfigure(self) -> None:
         if self.dump is not None:
