@@ -73,6 +73,6 @@ MAX_LAYERS = 256                        # layers in one architecture
 MAX_DIMENSION = 65_536                  # any size in a layer's config: features, channels, kernel...
 MAX_PARAMETERS = 2 ** 22                # numbers a model may hold: 16 MiB as float32
 MAX_VALUES_PER_IMAGE = 2 ** 17          # numbers a layer may make from one image (its output or
-#                                         a convolution's windows): 52 MiB per batch of 100 as float32
+#                                         a convolution's windows): 50 MiB per batch of 100 as float32
 MAX_OPERATIONS_PER_IMAGE = 2 ** 22      # multiply-adds (and elementwise steps) for one image, 4 times
 #                                         the 1998 milestone's CNN: a verification runs ~7,000 images
