@@ -21,7 +21,7 @@ from tinytorch.data import load_tinydigits
 from tinytorch.nn import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Sequential
 from tinytorch.optim import Adam
 from tinytorch.systems.quantization import QuantizedLinear, model_bytes, quantize_model, quantize_tensor
-from tinytorch.training import Trainer, save_checkpoint
+from tinytorch.training import Trainer, load_checkpoint, save_checkpoint
 
 BATCH = 64
 CALIBRATION = 500  # training images (never test images) that calibrate the static models
@@ -84,6 +84,16 @@ def test_int8_weights_take_a_quarter_of_the_bytes(mlp, cnn, digits, tmp_path, me
     save_checkpoint(tmp_path / "int8.npz", static_mlp)
     float_file, int8_file = (tmp_path / "float.npz").stat().st_size, (tmp_path / "int8.npz").stat().st_size
     assert float_file / int8_file > 3.5, f"checkpoints: {float_file:,} and {int8_file:,} bytes"
+    # A small file proves nothing if it lost the weights: load it into the int8 copy of an
+    # untrained MLP, which must then answer exactly as the model that was saved.
+    images = Tensor(digits[2][:200].reshape(-1, 784))
+    other = quantize_model(Sequential(Linear(784, 128, rng=5), ReLU(), Linear(128, 10, rng=6)),
+                           x_train[:CALIBRATION].reshape(-1, 784))
+    assert not np.array_equal(other(images).numpy(), static_mlp(images).numpy())
+    load_checkpoint(tmp_path / "int8.npz", other)
+    assert other[0].weight_data.dtype == np.int8
+    np.testing.assert_array_equal(other(images).numpy(), static_mlp(images).numpy(),
+                                  err_msg="the int8 checkpoint does not restore the model it saved")
 
     cnn_ratio = model_bytes(cnn) / model_bytes(static_cnn)
     assert 3.5 < cnn_ratio < 4.0, f"CNN: {cnn_ratio:.2f} x"
