@@ -97,5 +97,5 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, :func:`shorten` ed."""
+    """``repr(value)``, cut by :func:`shorten`."""
     return shorten(repr(value), limit)

@@ -2,13 +2,13 @@
 
 A model file rebuilds each layer from its type and its configuration, so the file decides
 what the verifier allocates: ``{"type": "Linear", "config": {"in_features": 20000,
-"out_features": 20000}}`` is 419 bytes on disk and 1.6 GB of weights once constructed,
-before a single array of the file has been compared with it. :func:`check_architecture`
-therefore walks the architecture first, on paper: every configuration field is checked
-(type, range, no unknown keys), the shape of one rules input is followed from layer to layer
-(``(1, 28, 28)`` through a ``Flatten`` is ``(784,)``), and the parameters and the largest
-array each layer would make are counted against ``MAX_PARAMETERS`` and
-``MAX_VALUES_PER_IMAGE``, and the operations one image costs against
+"out_features": 20000}}`` fits in a file of about 400 bytes and is 1.6 GB of weights once
+constructed, before a single array of the file has been compared with it.
+:func:`check_architecture` therefore walks the architecture first, on paper: every
+configuration field is checked (type, range, no unknown keys), the shape of one rules input
+is followed from layer to layer (``(1, 28, 28)`` through a ``Flatten`` is ``(784,)``), and
+what each layer implies is counted: its parameters against ``MAX_PARAMETERS``, the largest
+array it makes against ``MAX_VALUES_PER_IMAGE``, its operations against
 ``MAX_OPERATIONS_PER_IMAGE``. Only an architecture that passes is built.
 """
 
