@@ -8,11 +8,12 @@ nothing about correctness.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,16 +39,15 @@ def run_script(*args: str, prelude: str = "") -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def bench():
-    """The script as a module: its functions, without running it (no tinytorch is imported)."""
+    """The benchmark's modules ``bench_values``, ``bench_timing`` and ``bench_rows`` as
+    ``bench.values``, ``bench.timing`` and ``bench.rows``, imported without running anything
+    (no tinytorch is imported)."""
     sys.path.insert(0, str(MILESTONES))
     try:
-        spec = importlib.util.spec_from_file_location("bench_vs_pytorch_under_test", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        return SimpleNamespace(**{name: importlib.import_module(f"bench_{name}")
+                                  for name in ("values", "timing", "rows")})
     finally:
         sys.path.remove(str(MILESTONES))
-    return module
 
 
 def test_table_of_tinytorch_alone_without_pytorch(tmp_path):
@@ -114,27 +114,27 @@ def test_compare_accepts_rounding_and_catches_wrong_values(bench):
                  "grad bias": np.full(3, 1e-9)}    # zero in exact arithmetic: rounding noise only
     rounded = {name: value * (1 + 1e-6) for name, value in reference.items()}
     rounded["grad bias"] = np.full(3, -3e-9)       # other noise, far below 1% of the largest array
-    check = bench.compare(rounded, reference, tolerance=1e-4)
+    check = bench.values.compare(rounded, reference, tolerance=1e-4)
     assert check.ok and check.error < 1e-4 and check.describe().startswith("ok")
 
     wrong_axis = dict(rounded, **{"grad weight": reference["grad weight"][::-1]})
-    check = bench.compare(wrong_axis, reference, tolerance=1e-4)
+    check = bench.values.compare(wrong_axis, reference, tolerance=1e-4)
     assert not check.ok and check.worst == "grad weight" and check.error > 0.1
     assert check.describe().startswith("MISMATCH: grad weight")
 
     slightly_off = dict(rounded, output=reference["output"] * 1.001)   # e.g. a wrong epsilon
-    assert bench.compare(slightly_off, reference, tolerance=1e-4).worst == "output"
-    assert not bench.compare(slightly_off, reference, tolerance=1e-4).ok
-    assert bench.compare(slightly_off, reference, tolerance=1e-2).ok
+    assert bench.values.compare(slightly_off, reference, tolerance=1e-4).worst == "output"
+    assert not bench.values.compare(slightly_off, reference, tolerance=1e-4).ok
+    assert bench.values.compare(slightly_off, reference, tolerance=1e-2).ok
 
     for broken in (reference["output"].T, np.full_like(reference["output"], np.nan)):
-        check = bench.compare(dict(rounded, output=broken), reference, tolerance=1e-4)
+        check = bench.values.compare(dict(rounded, output=broken), reference, tolerance=1e-4)
         assert not check.ok and check.error == float("inf") and check.worst == "output"
 
-    assert bench.compare({"tokens": np.array([[1, 2, 3]])}, {"tokens": np.array([[1, 2, 3]])}, 0.0).ok
-    assert not bench.compare({"tokens": np.array([[1, 2, 4]])}, {"tokens": np.array([[1, 2, 3]])}, 0.0).ok
+    assert bench.values.compare({"tokens": np.array([[1, 2, 3]])}, {"tokens": np.array([[1, 2, 3]])}, 0.0).ok
+    assert not bench.values.compare({"tokens": np.array([[1, 2, 4]])}, {"tokens": np.array([[1, 2, 3]])}, 0.0).ok
     with pytest.raises(ValueError, match=r"TinyTorch only \['extra'\]"):
-        bench.compare(dict(rounded, extra=np.zeros(1)), reference, tolerance=1e-4)
+        bench.values.compare(dict(rounded, extra=np.zeros(1)), reference, tolerance=1e-4)
 
 
 def test_timing_interleaves_the_sides_and_takes_the_median_ratio(bench, monkeypatch):
@@ -151,8 +151,8 @@ def test_timing_interleaves_the_sides_and_takes_the_median_ratio(bench, monkeypa
     def pytorch():
         pass
 
-    monkeypatch.setattr(bench, "seconds", fake_seconds)
-    timing = bench.time_interleaved(tinytorch, pytorch, rounds=3, smoke=True)
+    monkeypatch.setattr(bench.timing, "seconds", fake_seconds)
+    timing = bench.timing.time_interleaved(tinytorch, pytorch, rounds=3, smoke=True)
     assert calls == ["tinytorch", "pytorch", "pytorch", "tinytorch", "tinytorch", "pytorch"]
     assert timing.ratios == [2.0, 9.0, 2.0]
     assert timing.ratio == 2.0      # the median of the ratios, not 6 / 2 (the ratio of medians)
@@ -160,14 +160,14 @@ def test_timing_interleaves_the_sides_and_takes_the_median_ratio(bench, monkeypa
 
 
 def test_worst_row_and_table(bench):
-    timing = bench.Timing
-    rows = [bench.Row("fast op", "(2,2)", timing(1e-3, 1e-3, 1.0, [1.0]), bench.Check(0.0, 1e-4, "output")),
-            bench.Row("slow op", "(2,2)", timing(3e-3, 1e-3, 3.0, [3.0]), bench.Check(0.5, 1e-4, "grad x")),
-            bench.Row("generate", "", note="skipped: not there yet")]
-    assert bench.worst_row(rows).name == "slow op"
-    text = bench.table(rows, with_pytorch=True)
+    timing = bench.timing.Timing
+    rows = [bench.rows.Row("fast op", "(2,2)", timing(1e-3, 1e-3, 1.0, [1.0]), bench.values.Check(0.0, 1e-4, "output")),
+            bench.rows.Row("slow op", "(2,2)", timing(3e-3, 1e-3, 3.0, [3.0]), bench.values.Check(0.5, 1e-4, "grad x")),
+            bench.rows.Row("generate", "", note="skipped: not there yet")]
+    assert bench.rows.worst_row(rows).name == "slow op"
+    text = bench.rows.table(rows, with_pytorch=True)
     assert "MISMATCH: grad x 5.0e-01 > 1e-04" in text and "3.00" in text
-    assert bench.worst_row(rows[2:]) is None
+    assert bench.rows.worst_row(rows[2:]) is None
 
 
 def test_against_pytorch_every_value_agrees(tmp_path):
