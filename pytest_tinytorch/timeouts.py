@@ -583,3 +583,4 @@ class KataTimeouts:
             kata.timeout, kata.timeout_advice, innermost(frames, self.root),
             found[0] if found else None,
             note=STUCK.format(grace=grace(kata.timeout), ending=STUCK_IN_WORKER))
+        report.location = (report.location[0], None, crashitem.split("::", 1)[-1])  # its title
