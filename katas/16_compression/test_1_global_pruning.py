@@ -93,6 +93,55 @@ def test_ties_go_in_order_of_position():
     np.testing.assert_array_equal(masks["2.weight"], [[True], [True]])
 
 
+
+def stable_order_masks(model, sparsity: float) -> dict[str, np.ndarray]:
+    """The docstring's rule with ties: every weight's (magnitude, position in the vector of
+    all weights) sorted as pairs, the first round(sparsity * n) pruned."""
+    weights = {name: p.data for name, p in model.named_parameters() if p.ndim >= 2}
+    magnitudes = np.concatenate([np.abs(w).ravel() for w in weights.values()])
+    order = np.lexsort((np.arange(magnitudes.size), magnitudes))  # magnitude, then position
+    keep = np.ones(magnitudes.size, dtype=bool)
+    keep[order[:round(sparsity * magnitudes.size)]] = False
+    masks, start = {}, 0
+    for name, w in weights.items():
+        masks[name] = keep[start:start + w.size].reshape(w.shape)
+        start += w.size
+    return masks
+
+
+@pytest.mark.parametrize("size, sparsity, pruned", [
+    (7, 0.5, 4),    # 3.5: int() and floor give 3
+    (5, 0.5, 2),    # 2.5: Python rounds half to even; ceil and int(x + 0.5) give 3
+    (6, 0.3, 2),    # 0.3 * 6 is 1.7999999999999998: int() gives 1
+    (9, 0.9, 8),    # 8.1: ceil gives 9
+    (3, 0.5, 2),    # 1.5
+])
+def test_the_number_pruned_is_rounded_not_truncated(size, sparsity, pruned):
+    model = Sequential(Linear(size, 1, bias=False))
+    signs = np.where(np.arange(size) % 2 == 0, 1.0, -1.0)
+    model[0].weight.data[:, 0] = (np.random.default_rng(size).permutation(size) + 1.0) * signs  # distinct
+    masks = global_magnitude_masks(model, sparsity)
+    assert int((~masks["0.weight"]).sum()) == pruned == round(sparsity * size)
+    np.testing.assert_array_equal(masks["0.weight"], stable_order_masks(model, sparsity)["0.weight"])
+
+
+@pytest.mark.parametrize("sparsity", [0.3, 0.6, 0.9])
+def test_ties_in_a_long_vector_go_in_order_of_position(sparsity):
+    """10,138 weights on four magnitudes (0 and -0 among them): every cut falls inside a
+    group of thousands of equal magnitudes. An unstable sort (np.argsort's default on more
+    than 16 values) picks a different subset of each group; the docstring asks for the
+    earliest positions."""
+    model = Sequential(Linear(73, 137, bias=False), ReLU(), Linear(137, 1, bias=False))  # 10,001 + 137
+    rng = np.random.default_rng(16)
+    for layer in (model[0], model[2]):
+        levels = rng.choice([0.0, 0.25, 0.5, 0.75], size=layer.weight.shape, p=[0.2, 0.3, 0.3, 0.2])
+        layer.weight.data[:] = levels * rng.choice([-1.0, 1.0], size=layer.weight.shape)
+    masks = global_magnitude_masks(model, sparsity)
+    expected = stable_order_masks(model, sparsity)
+    for name in WEIGHTS:
+        np.testing.assert_array_equal(masks[name], expected[name], err_msg=name)
+    assert sum(int((~mask).sum()) for mask in masks.values()) == round(sparsity * 10138)
+
 def test_zeros_go_first_and_pruning_again_prunes_nothing_new():
     model = mlp()
     model[0].weight.data[:5] = 0.0  # 150 weights already zero, 20 % of all
