@@ -7,8 +7,8 @@ time limits exist for) would then cost the whole run: no advice, no summary, no 
 and under ``-n 2`` a dead worker. A slow loop must cost the one test it is in, nothing more.
 
 So for kata tests the plugin takes over pytest-timeout's timer hooks (pytest-timeout still
-reads each test's limit from its marker, and still cancels it when a debugger starts), and
-stops a test in three steps:
+reads each test's limit from its marker, and still tells when a debugger is running, which
+lifts the limit), and stops a test in three steps:
 
 1. **Stop it where it is.** A :class:`Watchdog` thread waits for the test's deadline while
    its setup, call or teardown runs (only then, so the exception lands inside pytest's
@@ -555,8 +555,7 @@ class KataTimeouts:
     def pytest_configure_node(self, node: Any) -> None:
         if self.dumps is None:
             self.dumps = Path(tempfile.mkdtemp(prefix="tinytorch-timeouts-"))
-        known = {kata_id: [{**asdict(k), "slow": asdict(k.slow)} for k in kept]
-                 for kata_id, kept in self.known.items()}
+        known = {kata_id: [asdict(k) for k in kept] for kata_id, kept in self.known.items()}
         node.workerinput[WORKER_KEY] = {"folder": str(self.dumps), "known": known}
 
     @pytest.hookimpl(optionalhook=True)

@@ -201,3 +201,15 @@ def test_a_dump_names_the_stuck_threads_function_as_python_does(tmp_path):
     assert [(f.name, f.line) for f in frames] == [("test_x", 3), ("forward", 8)]
     assert timeouts.function_at(source, 8, "forward") == ("Linear.forward", 6)
     assert timeouts.function_at(source, 4, "size") == ("Linear.size", 2), "from its decorator"
+
+
+def test_a_new_worker_knows_the_function_its_predecessor_was_stuck_in(make_project):
+    # one worker: it is given up in nap(); its replacement fails the next test entering nap()
+    tests = STUCK_THEN_FAST + "\n\ndef test_3_stuck_again():\n    nap()\n"
+    _, result = run_kata_01_with(make_project, "test_stuck.py", tests, ("-n", "1"))
+    result.stdout.fnmatch_lines([
+        "*its worker process was replaced and the other tests ran on.",
+        ("*skipped-as-failed: same slow function nap (tinytorch/alpha.py:*), which ran out of the "
+         "time limit in katas/01_alpha/test_stuck.py::test_1_stuck; not waited out again.*"),
+    ])
+    assert result.stdout.str().count("node down") == 1, "only the first worker was lost"
