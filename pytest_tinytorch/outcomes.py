@@ -119,19 +119,20 @@ def place(path: Path, line: int, root: Path) -> str:
 
 
 def stopped_text(limit: float, advice: str, where: str | None, slow: SlowFunction | None,
-                 note: str = "") -> str:
-    """The one wording of a timeout: the limit, where the test was, whose code, the advice.
+                 note: str = "", whose_limit: str = "the kata's") -> str:
+    """The one wording of a timeout: the limit, where the code was, whose code, the advice.
 
-    ``where`` is used when the test was not in the framework's code (``slow`` is None);
-    ``note`` says what else happened (the process had to be given up).
+    ``where`` is used when the code was not the framework's (``slow`` is None); ``note``
+    says what else happened or what else to try; ``whose_limit`` is a milestone's name when
+    it is a milestone that ran out of time.
     """
     if slow is not None:
         whose = f" (your code for kata {slow.kata})" if slow.kata else ""
         where = f"{slow.path}:{slow.line}, in {slow.name}{whose}"
         advice = slow.advice or advice
     running = f" while running {where}" if where else ""
-    text = f"Stopped after the kata's time limit of {limit:g} s{running}.\n{advice}"
-    return f"{text}\n{note}" if note else text
+    lines = [f"Stopped after {whose_limit} time limit of {limit:g} s{running}.", advice, note]
+    return "\n".join(line for line in lines if line)
 
 
 def slow_again_text(slow: SlowFunction, test: str) -> str:
