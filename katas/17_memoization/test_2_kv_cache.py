@@ -101,3 +101,90 @@ def test_wrong_shapes_and_dtypes_are_refused_before_writing():
     with pytest.raises(TypeError, match="float64"):
         cache.update(*step(2, dtype=np.float64))
     assert cache.length == 0
+
+
+# -- a refused update changes nothing: not the length, not one number of either buffer -------
+
+def random_tensor(shape, dtype=np.float32) -> Tensor:
+    return Tensor(rng.standard_normal(shape).astype(dtype))
+
+
+REFUSALS = {
+    # name: (positions cached before, k, v, error)
+    "one-too-many": (L - 1, (B, H, 2, D), (B, H, 2, D), ValueError),
+    "already-full": (L, (B, H, 1, D), (B, H, 1, D), ValueError),
+    "more-than-max-len": (0, (B, H, L + 1, D), (B, H, L + 1, D), ValueError),
+    "v-longer-than-k": (4, (B, H, 1, D), (B, H, 2, D), ValueError),
+    "v-other-heads": (4, (B, H, 1, D), (B, H + 1, 1, D), ValueError),
+    "k-other-head-dim": (4, (B, H, 1, D + 1), (B, H, 1, D), ValueError),
+    "other-batch": (4, (B + 1, H, 1, D), (B + 1, H, 1, D), ValueError),
+    "3-d": (4, (B, H, D), (B, H, D), ValueError),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_a_refused_update_writes_nothing(name):
+    cached, k_shape, v_shape, error = REFUSALS[name]
+    cache = KVCache(B, H, L, D)
+    if cached:
+        cache.update(*step(cached))
+    keys, values = cache.keys.copy(), cache.values.copy()
+    with pytest.raises(error):
+        cache.update(random_tensor(k_shape), random_tensor(v_shape))
+    assert cache.length == cached
+    np.testing.assert_array_equal(cache.keys, keys, err_msg="a refused update wrote into the keys")
+    np.testing.assert_array_equal(cache.values, values, err_msg="a refused update wrote into the values")
+
+
+@pytest.mark.parametrize("k_dtype, v_dtype", [(np.float64, np.float32), (np.float32, np.float64),
+                                              (np.float16, np.float16)])
+def test_a_refused_dtype_writes_nothing(k_dtype, v_dtype):
+    cache = KVCache(B, H, L, D)
+    cache.update(*step(3))
+    keys, values = cache.keys.copy(), cache.values.copy()
+    with pytest.raises(TypeError):
+        cache.update(random_tensor((B, H, 2, D), k_dtype), random_tensor((B, H, 2, D), v_dtype))
+    assert cache.length == 3
+    np.testing.assert_array_equal(cache.keys, keys)
+    np.testing.assert_array_equal(cache.values, values)
+
+
+def test_a_prefill_of_exactly_max_len_fits_and_the_first_token_stays_first():
+    cache = KVCache(B, H, L, D)
+    k, v = step(L)
+    keys, values = cache.update(k, v)
+    assert cache.length == L
+    np.testing.assert_array_equal(keys.numpy(), k.numpy())
+    np.testing.assert_array_equal(values.numpy(), v.numpy())
+    with pytest.raises(ValueError):
+        cache.update(*step(1))
+    assert cache.length == L
+    np.testing.assert_array_equal(cache.keys, k.numpy(), err_msg="the refused token overwrote a position")
+    np.testing.assert_array_equal(cache.values, v.numpy())
+
+
+def test_token_by_token_to_capacity_keeps_the_first_token_through_refusals():
+    cache = KVCache(B, H, L, D)
+    first_k, first_v = step(1)
+    cache.update(first_k, first_v)
+    for _ in range(L - 1):
+        with pytest.raises(ValueError):
+            cache.update(*step(L))                    # refused on the way: nothing moves
+        keys, values = cache.update(*step(1))
+    assert cache.length == L
+    np.testing.assert_array_equal(keys.numpy()[:, :, :1], first_k.numpy())
+    np.testing.assert_array_equal(values.numpy()[:, :, :1], first_v.numpy())
+
+
+def test_after_reset_the_whole_capacity_is_free_again():
+    cache = KVCache(B, H, L, D)
+    cache.update(*step(L))
+    cache.reset()
+    with pytest.raises(ValueError):
+        cache.update(*step(L + 1))
+    assert cache.length == 0
+    k, v = step(L)
+    keys, values = cache.update(k, v)
+    assert cache.length == L
+    np.testing.assert_array_equal(keys.numpy(), k.numpy())
+    np.testing.assert_array_equal(values.numpy(), v.numpy())
