@@ -149,13 +149,19 @@ def test_a_refused_dtype_writes_nothing(k_dtype, v_dtype):
     np.testing.assert_array_equal(cache.values, values)
 
 
-def test_a_prefill_of_exactly_max_len_fits_and_the_first_token_stays_first():
-    cache = KVCache(B, H, L, D)
+def fill_in_one_prefill(cache):
+    """Update with exactly max_len positions: all of them fit, and come back as given."""
     k, v = step(L)
     keys, values = cache.update(k, v)
     assert cache.length == L
     np.testing.assert_array_equal(keys.numpy(), k.numpy())
     np.testing.assert_array_equal(values.numpy(), v.numpy())
+    return k, v
+
+
+def test_a_prefill_of_exactly_max_len_fits_and_the_first_token_stays_first():
+    cache = KVCache(B, H, L, D)
+    k, v = fill_in_one_prefill(cache)
     with pytest.raises(ValueError):
         cache.update(*step(1))
     assert cache.length == L
@@ -183,8 +189,4 @@ def test_after_reset_the_whole_capacity_is_free_again():
     with pytest.raises(ValueError):
         cache.update(*step(L + 1))
     assert cache.length == 0
-    k, v = step(L)
-    keys, values = cache.update(k, v)
-    assert cache.length == L
-    np.testing.assert_array_equal(keys.numpy(), k.numpy())
-    np.testing.assert_array_equal(values.numpy(), v.numpy())
+    fill_in_one_prefill(cache)
