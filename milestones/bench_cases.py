@@ -15,9 +15,12 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
+import bench_floors as floors
 import numpy as np
+from bench_floor_models import CNNFloor, GPTFloor
 
 SEED = 2024
 
@@ -118,11 +121,12 @@ def tinytorch_grads(named: list[tuple[str, Any]]) -> Arrays:
 def fwd_bwd_case(name: str, shape: str, x: np.ndarray, tinytorch_layer: Callable[[Any], Any],
                  tinytorch_params: list[tuple[str, Any]], th: Any,
                  pytorch: tuple[Callable[[Any], Any], list[Any]] | None, rng: np.random.Generator,
-                 input_grad: bool = True, tolerance: float = 1e-4) -> Case:
+                 floor: Callable[[np.ndarray, np.ndarray], Arrays], input_grad: bool = True,
+                 tolerance: float = 1e-4) -> Case:
     """A layer's forward and backward: ``out = layer(x)``, then ``out.backward(upstream)``
     with a fixed random upstream gradient. Compared: the output, the input's gradient (if
     ``input_grad``) and every parameter's gradient. ``pytorch`` is the PyTorch layer and its
-    parameter pairs (None with ``--vs none``)."""
+    parameter pairs (None with ``--vs none``); ``floor(x, upstream)`` the floor's arrays."""
     from tinytorch.core import Tensor, no_grad
 
     tt_x = Tensor(x, requires_grad=input_grad)
@@ -140,8 +144,11 @@ def fwd_bwd_case(name: str, shape: str, x: np.ndarray, tinytorch_layer: Callable
             arrays["grad input"] = tt_x.grad.data
         return arrays
 
+    def run_floor() -> Arrays:
+        return floor(x, upstream)
+
     if th is None or pytorch is None:
-        return Case(name, shape, run_tinytorch, None, tolerance)
+        return Case(name, shape, run_tinytorch, None, tolerance, run_floor)
     pytorch_layer, pairs = pytorch
     th_x, th_upstream = th.tensor(x, input_grad), th.tensor(upstream)
 
@@ -156,7 +163,7 @@ def fwd_bwd_case(name: str, shape: str, x: np.ndarray, tinytorch_layer: Callable
             arrays["grad input"] = th_x.grad.numpy()
         return arrays
 
-    return Case(name, shape, run_tinytorch, run_pytorch, tolerance)
+    return Case(name, shape, run_tinytorch, run_pytorch, tolerance, run_floor)
 
 
 # -- the operations ------------------------------------------------------------------------
@@ -175,7 +182,7 @@ def matmul_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
             return {"output": (th_a @ th_b).numpy()}
 
     return Case(f"matmul {n}x{n} (forward)", dims(n, n) + " @ " + dims(n, n),
-                lambda: {"output": (tt_a @ tt_b).data}, run_pytorch, 1e-5)
+                lambda: {"output": (tt_a @ tt_b).data}, run_pytorch, 1e-5, lambda: floors.matmul(a, b))
 
 
 def linear_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -188,8 +195,9 @@ def linear_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         twin = th.nn.Linear(n_in, n_out)
         pytorch = (twin, th.parameter_pairs(layer, twin))
     x = rng.standard_normal((batch, n_in)).astype(np.float32)
+    floor = partial(floors.linear, weight=layer.weight.data, bias=layer.bias.data)
     return fwd_bwd_case(f"Linear {n_in}->{n_out} fwd+bwd", dims(batch, n_in), x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng)
+                        list(layer.named_parameters()), th, pytorch, rng, floor)
 
 
 def conv_case(spec: tuple[tuple[int, int, int, int], int, int], padding: int, input_grad: bool,
@@ -205,8 +213,10 @@ def conv_case(spec: tuple[tuple[int, int, int, int], int, int], padding: int, in
     x = rng.standard_normal(shape).astype(np.float32)
     padded = f", pad {padding}" if padding else ""
     who = "" if input_grad else " (no input grad)"
+    floor = partial(floors.conv2d, weight=layer.weight.data, bias=layer.bias.data, padding=padding,
+                    input_grad=input_grad)
     return fwd_bwd_case(f"Conv2d {shape[1]}->{out_channels} {kernel}x{kernel}{padded} fwd+bwd{who}",
-                        dims(*shape), x, layer, list(layer.named_parameters()), th, pytorch, rng,
+                        dims(*shape), x, layer, list(layer.named_parameters()), th, pytorch, rng, floor,
                         input_grad=input_grad)
 
 
@@ -215,7 +225,8 @@ def pool_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
 
     pytorch = (th.nn.MaxPool2d(2), []) if th is not None else None
     x = rng.standard_normal(sizes.pool).astype(np.float32)
-    return fwd_bwd_case("MaxPool2d 2x2 fwd+bwd", dims(*sizes.pool), x, MaxPool2d(2), [], th, pytorch, rng)
+    return fwd_bwd_case("MaxPool2d 2x2 fwd+bwd", dims(*sizes.pool), x, MaxPool2d(2), [], th, pytorch, rng,
+                        floors.max_pool)
 
 
 def batchnorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -228,8 +239,9 @@ def batchnorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         twin = th.nn.BatchNorm2d(channels)
         pytorch = (twin, th.parameter_pairs(layer, twin))
     x = rng.standard_normal(sizes.batchnorm).astype(np.float32)
+    floor = partial(floors.batch_norm, gamma=layer.weight.data, beta=layer.bias.data, eps=layer.eps)
     return fwd_bwd_case(f"BatchNorm2d {channels} (training) fwd+bwd", dims(*sizes.batchnorm), x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng)
+                        list(layer.named_parameters()), th, pytorch, rng, floor)
 
 
 def softmax_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -238,7 +250,7 @@ def softmax_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     pytorch = (lambda x: th.torch.softmax(x, dim=-1), []) if th is not None else None
     x = 3 * rng.standard_normal(sizes.softmax).astype(np.float32)
     return fwd_bwd_case("Softmax (last axis) fwd+bwd", dims(*sizes.softmax), x, Softmax(axis=-1), [],
-                        th, pytorch, rng)
+                        th, pytorch, rng, floors.softmax)
 
 
 def cross_entropy_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -254,7 +266,8 @@ def cross_entropy_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         pytorch = (lambda logits: th.F.cross_entropy(logits, th_targets), [])
     logits = 3 * rng.standard_normal((rows, classes)).astype(np.float32)
     return fwd_bwd_case(f"CrossEntropyLoss {classes} classes fwd+bwd", dims(rows, classes), logits,
-                        lambda x: loss(x, tt_targets), [], th, pytorch, rng)
+                        lambda x: loss(x, tt_targets), [], th, pytorch, rng,
+                        partial(floors.cross_entropy, targets=targets))
 
 
 def attention_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -268,9 +281,14 @@ def attention_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         twin = th.Attention(dim, heads)
         pytorch = (twin, th.parameter_pairs(layer, twin))
     x = rng.standard_normal((batch, length, dim)).astype(np.float32)
+    projections = (layer.q_proj, layer.k_proj, layer.v_proj)
+    floor = partial(floors.attention_layer, heads=heads,
+                    qkv_weight=floors.fused_qkv([linear.weight.data for linear in projections]),
+                    qkv_bias=floors.fused_qkv([linear.bias.data for linear in projections]),
+                    out_weight=layer.out_proj.weight.data, out_bias=layer.out_proj.bias.data)
     return fwd_bwd_case(f"causal MultiHeadAttention {heads} heads fwd+bwd",
                         f"{dims(batch, length, dim)}, q {dims(*sizes.attention)}", x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng)
+                        list(layer.named_parameters()), th, pytorch, rng, floor)
 
 
 def layernorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -283,14 +301,23 @@ def layernorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         twin = th.nn.LayerNorm(dim)
         pytorch = (twin, th.parameter_pairs(layer, twin))
     x = rng.standard_normal(sizes.layernorm).astype(np.float32)
+    floor = partial(floors.layer_norm, weight=layer.weight.data, bias=layer.bias.data, eps=layer.eps)
     return fwd_bwd_case(f"LayerNorm {dim} fwd+bwd", dims(*sizes.layernorm), x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng)
+                        list(layer.named_parameters()), th, pytorch, rng, floor)
 
 
 # -- whole models --------------------------------------------------------------------------
 
 def training_step_arrays(loss: Any, named: list[tuple[str, Any]]) -> Arrays:
     return {"loss": np.asarray(loss.data), **tinytorch_grads(named)}
+
+
+def tinytorch_parameters(named: list[tuple[str, Any]]) -> Arrays:
+    """Every parameter's value: after an SGD step, a step that skipped or botched the update
+    would not pass for another's. (Not after an Adam step: its first step divides each
+    gradient by its own size, so a gradient below ``eps``, rounding noise in any two
+    implementations, moves its weight by an arbitrary fraction of the learning rate.)"""
+    return {f"param {name}": parameter.data for name, parameter in named}
 
 
 def cnn_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -309,13 +336,14 @@ def cnn_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     x = rng.standard_normal((sizes.cnn_batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, sizes.cnn_batch)
     tt_x, tt_y = Tensor(x), Tensor(y)
+    floor = CNNFloor(model, recipe.learning_rate, optimizer.momentum, recipe.weight_decay)
 
     def run_tinytorch() -> Arrays:
         optimizer.zero_grad()
         loss = loss_fn(model(tt_x), tt_y)
         loss.backward()
         optimizer.step()
-        return training_step_arrays(loss, named)
+        return {**training_step_arrays(loss, named), **tinytorch_parameters(named)}
 
     run_pytorch = None
     if th is not None:
@@ -330,11 +358,11 @@ def cnn_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
             loss = th.F.cross_entropy(twin(th_x), th_y)
             loss.backward()
             th_optimizer.step()
-            return {"loss": loss.detach().numpy(), **th.grads(pairs)}
+            return {"loss": loss.detach().numpy(), **th.grads(pairs), **th.parameters(pairs)}
 
     widths = "x".join(str(width) for width in recipe.cnn_widths)
     return Case(f"CNN training step (milestone 4, widths {widths}, SGD)",
-                dims(sizes.cnn_batch, 3, 32, 32), run_tinytorch, run_pytorch, 1e-3)
+                dims(sizes.cnn_batch, 3, 32, 32), run_tinytorch, run_pytorch, 1e-3, lambda: floor.step(x, y))
 
 
 @dataclass
@@ -400,6 +428,7 @@ def gpt_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     gpts = make_gpts(config, th)
     batch = rng.integers(0, config.vocab_size, (config.batch, config.context + 1))
     named = list(gpts.model.named_parameters())
+    floor = GPTFloor(gpts.model)
 
     def run_tinytorch() -> Arrays:
         return training_step_arrays(tinytorch_gpt_step(gpts, batch), named)
@@ -412,7 +441,7 @@ def gpt_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
 
     return Case(f"TinyGPT training step ({config.layers} layers, dim {config.dim}, AdamW)",
                 f"{dims(config.batch, config.context)}, vocab {config.vocab_size}",
-                run_tinytorch, run_pytorch, 1e-3)
+                run_tinytorch, run_pytorch, 1e-3, lambda: floor.train_step(batch, config))
 
 
 def generation_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -426,6 +455,7 @@ def generation_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         raise Skipped("tinytorch.systems.memoization.generate_cached does not exist yet (kata 17)")
     gpts = make_gpts(config, th, max_len=prompt_length + new)
     prompt = rng.integers(0, config.vocab_size, (1, prompt_length))
+    floor = GPTFloor(gpts.model)
 
     def run_tinytorch() -> Arrays:
         return {"tokens": generate_cached(gpts.model, prompt, new, temperature=0.0).data}
@@ -437,7 +467,8 @@ def generation_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
         def run_pytorch() -> Arrays:
             return {"tokens": gpts.twin.generate(th_prompt, new).numpy()}
 
-    return Case(name, shape, run_tinytorch, run_pytorch, 0.0)
+    return Case(name, shape, run_tinytorch, run_pytorch, 0.0,
+                lambda: {"tokens": floor.generate(prompt, new)})
 
 
 def build_cases(sizes: Sizes, th: Any) -> dict[str, Callable[[], Case]]:

@@ -1,9 +1,9 @@
 """milestones/bench_vs_pytorch.py: it runs, it writes its table and JSON, it catches wrong values.
 
 PyTorch is optional, so everything here but the last test runs without it: the script with
-``--vs none`` (TinyTorch alone, tiny ``--smoke`` sizes), its refusals, and unit tests of the
-comparison and timing logic. Speed is never asserted: on two shared cores a ratio says
-nothing about correctness.
+``--vs none`` (TinyTorch alone against its NumPy floor, tiny ``--smoke`` sizes), its
+refusals, and unit tests of the comparison, timing and bound logic. Speed is never
+asserted: on two shared cores a ratio says nothing about correctness.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import importlib
 import json
 import subprocess
 import sys
+from operator import attrgetter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,13 +51,19 @@ def bench():
         sys.path.remove(str(MILESTONES))
 
 
-def test_table_of_tinytorch_alone_without_pytorch(tmp_path):
-    out = tmp_path / "bench.json"
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    """One smoke run of the table with ``--vs none``: its output and its JSON."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
     result = run_script("--smoke", "--vs", "none", "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_table_of_tinytorch_alone_without_pytorch(alone):
+    result, data = alone
     assert "TinyTorch ms" in result.stdout and "PyTorch ms" not in result.stdout
     assert result.stdout.rstrip().splitlines()[-1] == "worst ratio: n/a (no PyTorch timings: --vs none)"
-    data = json.loads(out.read_text(encoding="utf-8"))
     assert (data["mode"], data["impl"], data["smoke"], data["vs"]) == ("operations", "reference", True, "none")
     assert data["values_agree"] is True and data["worst"] is None
     assert len(data["rows"]) == len(ROW_LABELS)
@@ -68,6 +75,61 @@ def test_table_of_tinytorch_alone_without_pytorch(tmp_path):
             assert row["tinytorch_seconds"] > 0
             assert row["operation"] in result.stdout
     assert data["environment"]["blas_threads"]["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_floor_column_in_smoke_mode_computes_tinytorchs_values(alone):
+    """Every row has a NumPy floor, timed, whose arrays (outputs, every gradient, every
+    parameter after a training step, the generated tokens) passed the benchmark's
+    ``np.testing.assert_allclose`` against TinyTorch's; the bound of each row is the floor's."""
+    result, data = alone
+    assert "floor ms" in result.stdout and "x floor" in result.stdout
+    timed = [row for row in data["rows"] if not row["note"]]
+    assert len(timed) >= len(ROW_LABELS) - 1               # generate may wait for kata 17
+    for row in timed:
+        check = row["floor_check"]
+        assert check["ok"] and check["error"] <= check["tolerance"], row
+        assert row["floor_seconds"] > 0 and row["floor_ratio"] > 0
+        assert len(row["floor_round_ratios"]) == data["rounds"]
+        assert row["bound"]["against"] == "floor" and row["bound"]["target"] == 1.15
+        assert row["bound"]["met"] == (row["floor_ratio"] <= 1.15)
+    worst = max(timed, key=lambda row: row["floor_ratio"])
+    assert data["worst_floor"] == {"operation": worst["operation"], "floor_ratio": worst["floor_ratio"]}
+    assert (data["bounds"], data["bounds_met"]) == (len(timed), sum(row["bound"]["met"] for row in timed))
+    assert f"bounds met: {data['bounds_met']} of {len(timed)} rows" in result.stdout
+
+
+def test_check_floor_catches_a_floor_that_skips_work(bench):
+    rng = np.random.default_rng(0)
+    ours = {"output": rng.standard_normal((4, 5)).astype(np.float32),
+            "grad weight": rng.standard_normal((5, 3)).astype(np.float32)}
+    assert bench.values.check_floor({name: value.copy() for name, value in ours.items()}, ours, 1e-4).ok
+    rounded = {name: value * np.float32(1 + 1e-6) for name, value in ours.items()}
+    assert bench.values.check_floor(rounded, ours, 1e-4).ok
+    no_backward = dict(ours, **{"grad weight": np.zeros((5, 3), np.float32)})
+    check = bench.values.check_floor(no_backward, ours, 1e-4)
+    assert not check.ok and check.worst == "grad weight" and check.error == pytest.approx(1.0)
+    for broken in (ours["output"].T, np.full_like(ours["output"], np.nan)):
+        check = bench.values.check_floor(dict(ours, output=broken), ours, 1e-4)
+        assert not check.ok and check.worst == "output"
+    with pytest.raises(ValueError, match=r"the floor only \['extra'\]"):
+        bench.values.check_floor(dict(ours, extra=np.zeros(1)), ours, 1e-4)
+
+
+@pytest.mark.parametrize(("floor_over_pytorch", "against"), [
+    (0.5, "floor"),      # 1.15 x the floor is far below 1.5 x PyTorch
+    (1.25, "floor"),     # 1.15 x 1.25 = 1.44 < 1.5: still the floor's
+    (1.4, "PyTorch"),    # 1.15 x 1.4 = 1.61 > 1.5, and the floor allows 1.5 x PyTorch
+    (2.0, "floor"),      # the floor alone is 2 x PyTorch: 1.5 x PyTorch is out of NumPy's reach
+])
+def test_the_bound_is_the_tighter_target_the_floor_allows(bench, floor_over_pytorch, against):
+    timing = bench.timing.Timing(2.0, 1.0, 2.0, [2.0], floor=floor_over_pytorch, floor_ratio=2.0 / floor_over_pytorch,
+                                 floor_ratios=[2.0 / floor_over_pytorch], floor_over_pytorch=floor_over_pytorch)
+    bound = bench.rows.bound(timing)
+    assert bound.against == against
+    assert (bound.ratio, bound.target) == ((2.0, 1.5) if against == "PyTorch" else (2.0 / floor_over_pytorch, 1.15))
+    assert bench.rows.bound(bench.timing.Timing(2.0, None, None, [], 1.0, 2.0, [2.0])).against == "floor"
+    assert bench.rows.bound(bench.timing.Timing(2.0, 1.0, 2.0, [2.0])).against == "PyTorch"
+    assert bench.rows.bound(bench.timing.Timing(2.0, None, None, [])) is None
 
 
 def test_only_selects_rows_by_label(tmp_path):
@@ -157,16 +219,37 @@ def test_timing_interleaves_the_sides_and_takes_the_median_ratio(bench, monkeypa
     assert timing.ratios == [2.0, 9.0, 2.0]
     assert timing.ratio == 2.0      # the median of the ratios, not 6 / 2 (the ratio of medians)
     assert (timing.tinytorch, timing.pytorch) == (6.0, 2.0)
+    assert timing.floor is None and timing.floor_ratio is None and timing.floor_over_pytorch is None
+
+    def floor():
+        pass
+
+    calls.clear()
+    durations.update(tinytorch=iter([4.0, 9.0, 6.0]), pytorch=iter([2.0, 1.0, 3.0]),
+                     floor=iter([2.0, 3.0, 4.0]))
+    timing = bench.timing.time_interleaved(tinytorch, pytorch, rounds=3, smoke=True, floor=floor)
+    assert calls == ["tinytorch", "pytorch", "floor", "floor", "pytorch", "tinytorch",
+                     "tinytorch", "pytorch", "floor"]
+    assert timing.ratio == 2.0 and timing.floor == 3.0
+    assert timing.floor_ratios == [2.0, 3.0, 1.5] and timing.floor_ratio == 2.0
+    assert timing.floor_over_pytorch == pytest.approx(4 / 3)     # the median of 2/2, 3/1 and 4/3
 
 
 def test_worst_row_and_table(bench):
-    timing = bench.timing.Timing
-    rows = [bench.rows.Row("fast op", "(2,2)", timing(1e-3, 1e-3, 1.0, [1.0]), bench.values.Check(0.0, 1e-4, "output")),
-            bench.rows.Row("slow op", "(2,2)", timing(3e-3, 1e-3, 3.0, [3.0]), bench.values.Check(0.5, 1e-4, "grad x")),
-            bench.rows.Row("generate", "", note="skipped: not there yet")]
+    timing, check, row = bench.timing.Timing, bench.values.Check, bench.rows.Row
+    rows = [row("fast op", "(2,2)", timing(1e-3, 1e-3, 1.0, [1.0], 9e-4, 1.11, [1.11], 0.9),
+                check(0.0, 1e-4, "output"), floor_check=check(0.0, 1e-4, "output")),
+            row("slow op", "(2,2)", timing(3e-3, 1e-3, 3.0, [3.0], 2e-3, 1.5, [1.5], 2.0),
+                check(0.5, 1e-4, "grad x"), floor_check=check(0.0, 1e-4, "output")),
+            row("generate", "", note="skipped: not there yet")]
     assert bench.rows.worst_row(rows).name == "slow op"
+    assert bench.rows.worst_row(rows, attrgetter("floor_ratio")).name == "slow op"
+    assert rows[1].mismatches == ["PyTorch: MISMATCH: grad x 5.0e-01 > 1e-04"]
     text = bench.rows.table(rows, with_pytorch=True)
     assert "MISMATCH: grad x 5.0e-01 > 1e-04" in text and "3.00" in text
+    fast, slow = (line for line in text.splitlines() if line.startswith(("fast op", "slow op")))
+    assert "1.11" in fast and "<= 1.15x floor: met" in fast
+    assert "1.50" in slow and "<= 1.15x floor: NOT met" in slow
     assert bench.rows.worst_row(rows[2:]) is None
 
 
