@@ -5,7 +5,8 @@
 - ``download_cifar10()`` and ``load_cifar10(path)``: CIFAR-10 from its official files,
   images (N, 3, 32, 32) uint8 (see ``cifar10.py``).
 - Kata 08: ``TensorDataset``, ``DataLoader``, ``collate`` and the batch transforms
-  ``RandomCrop``, ``RandomHorizontalFlip``, ``Normalize``, ``Compose``.
+  ``RandomCrop``, ``RandomHorizontalFlip``, ``Normalize``, ``Compose``, and
+  ``PrefetchLoader``, which makes the next batches in a background thread.
 
 The digit loaders return ``Digits(x_train, y_train, x_test, y_test)``, a named tuple of
 uint8 images (N, 28, 28) and int64 labels (N,).
@@ -46,6 +47,7 @@ _LAZY_NAMES = {
     "RandomHorizontalFlip": "dataloader",
     "Normalize": "dataloader",
     "Compose": "dataloader",
+    "PrefetchLoader": "dataloader",
     "QAPair": "tinytalks",
     "build_tinytalks": "tinytalks",
     "load_tinytalks": "tinytalks",

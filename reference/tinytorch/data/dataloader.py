@@ -18,6 +18,10 @@ three questions:
    augmentation becomes the bottleneck of training; the transforms here work on a whole
    ``(N, C, H, W)`` batch at once, each sample with its own random draw, without a Python
    loop over the samples.
+4. **How does loading stay out of the model's way?** *Prefetching*: a ``PrefetchLoader``
+   makes the next batches in a background thread while the training step computes on the
+   current one. NumPy releases Python's global lock inside its heavy operations, so on a
+   machine with a core free for each, the two run at the same time.
 
 The data-set protocol is the smallest one possible: anything with ``__len__`` and
 ``__getitem__(i)`` (returning sample ``i``) is a data set, even a plain list of samples.
@@ -31,7 +35,9 @@ reproduced: that is how the tests check your results sample by sample.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -446,6 +452,142 @@ class Compose:
 
     def __repr__(self) -> str:
         return f"Compose({self.transforms!r})"
+
+
+# -- prefetching: the next batches while the model computes ---------------------------------
+
+class PrefetchLoader:
+    """Make the next batches in a background thread while your training step uses this one.
+
+    ``for images, labels in PrefetchLoader(loader, depth=2): ...`` gives exactly the batches
+    of ``for images, labels in loader: ...``, in the same order, but a second thread, the
+    *producer*, makes them: while your step computes on batch ``k``, the producer is already
+    gathering and augmenting batch ``k + 1``. ``loader`` is anything iterated once per
+    epoch: a ``DataLoader``, or your own class whose ``__iter__`` augments the loader's
+    batches. All the work of iterating it (even drawing the epoch's shuffled order) happens
+    in the producer, and only there, so its random draws come in the same order as without
+    prefetching.
+
+    Why a thread is enough: Python runs one thread's bytecode at a time (the GIL), but NumPy
+    lets go of it inside its heavy operations (copies, fancy indexing, arithmetic on whole
+    arrays, matrix products). Given two free cores, the producer's augmentation and the
+    step's matrix products then run at the same time; only the Python between them takes
+    turns.
+
+    ``depth`` (a positive int) bounds the work done ahead, and so the memory: while you hold
+    batch ``k``, the producer has started at most batches ``k + 1, ..., k + depth``. Every
+    epoch (every call of ``__iter__``) starts its own producer thread and ends it: after the
+    loop, finished or left by ``break`` or by an exception, no thread is left behind.
+
+    Messages go from the producer to your loop through a ``queue.Queue`` as pairs
+    ``(kind, item)``: ``("batch", batch)``, then ``("end", None)`` after the last one, or
+    ``("error", exception)`` when making a batch raised ``exception``.
+
+    Errors, raised by the constructor: a ``depth`` that is not a positive int is a
+    ``ValueError`` naming it; a ``loader`` that is not iterable, or is an iterator (a
+    generator is used up after one epoch, and the next epochs would be silently empty), is a
+    ``TypeError`` naming its type.
+    """
+
+    def __init__(self, loader: Iterable[Any], depth: int = 2) -> None:
+        # BEGIN SOLUTION
+        if isinstance(loader, Iterator) or not isinstance(loader, Iterable):
+            raise TypeError(f"PrefetchLoader needs a loader it can iterate once per epoch (a "
+                            f"DataLoader, a list), got a {type(loader).__name__}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"PrefetchLoader depth must be a positive int, got depth={depth!r}")
+        self.loader = loader
+        self.depth = depth
+        # END SOLUTION
+
+    def __len__(self) -> int:
+        """Batches per epoch: the wrapped loader's."""
+        return len(self.loader)
+
+    def _run_producer(self, batches: queue.Queue, slots: threading.Semaphore,
+                      stop: threading.Event) -> None:
+        """The producer thread's body: ``_produce``, then the last message of the epoch.
+
+        Whatever ``_produce`` raises (a bad sample, a transform's ``ValueError``) is handed
+        to your loop as ``("error", exception)``, with the traceback that shows where it
+        happened: an exception left to end a thread would only be printed, and your loop
+        would wait for a batch forever.
+        """
+        try:
+            self._produce(batches, slots, stop)
+        except BaseException as error:  # noqa: BLE001 (anything: the loop must hear of it, not wait)
+            batches.put(("error", error))
+        else:
+            batches.put(("end", None))
+
+    def _produce(self, batches: queue.Queue, slots: threading.Semaphore,
+                 stop: threading.Event) -> None:
+        """Make the epoch's batches in order, ``depth`` at most ahead; put each in ``batches``.
+
+        ``slots`` starts with ``depth`` free slots, and your loop gives one back each time
+        it takes a message. So: iterate the loader with ``iterator = iter(self.loader)``
+        and, before making each batch, take a slot (``slots.acquire()`` waits while
+        ``depth`` batches are ahead). Then return if ``stop`` is set (the loop has ended
+        early); otherwise make the batch with ``next(iterator)`` (return when it raises
+        ``StopIteration``) and ``put`` the pair ``("batch", batch)``.
+
+        The slot must be taken BEFORE ``next``: that call is where the batch is made. A
+        ``for batch in self.loader`` loop makes a batch first and waits afterwards, one
+        batch further ahead than ``depth`` allows. Let exceptions propagate:
+        ``_run_producer`` hands them to the loop, and after a normal return it puts
+        ``("end", None)``.
+        """
+        # BEGIN SOLUTION
+        iterator = iter(self.loader)
+        while True:
+            slots.acquire()
+            if stop.is_set():
+                return
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            batches.put(("batch", batch))
+        # END SOLUTION
+
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch: start a producer thread, then hand out its batches in order.
+
+        Make the epoch's ``batches = queue.Queue()``, ``slots = threading.Semaphore(depth)``
+        and ``stop = threading.Event()``, and start ``threading.Thread(target=
+        self._run_producer, args=(batches, slots, stop), daemon=True)`` (a daemon thread
+        never keeps Python from exiting). Then take each message with ``batches.get()``,
+        give its slot back with ``slots.release()``, and: yield a batch, return at the end,
+        or ``raise`` an error. Raise the exception object itself, not a new one: its
+        traceback still shows the line of the loader that failed.
+
+        Leaving early must stop the producer. A ``for`` loop left by ``break`` or by an
+        exception closes this generator: Python raises ``GeneratorExit`` at the ``yield``.
+        So put the loop in ``try`` and, in ``finally`` (which runs on every way out), set
+        ``stop``, release one more slot (a producer waiting for a slot wakes up, sees
+        ``stop`` and returns) and ``join()`` the thread.
+        """
+        # BEGIN SOLUTION
+        batches: queue.Queue[tuple[str, Any]] = queue.Queue()
+        slots = threading.Semaphore(self.depth)
+        stop = threading.Event()
+        producer = threading.Thread(target=self._run_producer, args=(batches, slots, stop),
+                                    name="tinytorch prefetch", daemon=True)
+        producer.start()
+        try:
+            while True:
+                kind, item = batches.get()
+                slots.release()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            slots.release()
+            producer.join()
+        # END SOLUTION
 
 
 def _batch_array(images: Images, who: str) -> np.ndarray:
