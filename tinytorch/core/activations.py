@@ -4,10 +4,11 @@ Without them, a stack of linear layers collapses into one linear layer: ``(x @ A
 ``x @ (A @ B)``. An activation bends the function so that depth buys expressive power.
 
 Each activation is a small class with ``forward(x)``: it reads the NumPy array ``x.data``,
-computes the result with NumPy and returns a NEW Tensor (the input is never modified).
-Calling the object, ``ReLU()(x)``, runs ``forward``. Kata 05 (Autograd) wraps each class's
-``forward`` so that its output also remembers how to send gradients back: keep the
-computation inside ``forward``.
+computes the result with NumPy and puts it in a NEW Tensor ``out`` (the input is never
+modified). Calling the object, ``ReLU()(x)``, runs ``forward``. The last line of each
+``forward`` is given: ``return record(out, ReLUBackward, (x,))`` names the rule that sends
+gradients back through the activation, which you write in kata 05 (Autograd); until then
+``record`` returns ``out`` as it is.
 
 Numerical stability is the theme of this kata. ``exp`` overflows float32 above about 88.7
 (float64 above about 709.8), so formulas that are fine on paper return ``inf`` or ``nan``
@@ -28,6 +29,15 @@ import math
 
 import numpy as np
 
+from .autograd import (
+    GELUBackward,
+    LogSoftmaxBackward,
+    ReLUBackward,
+    SigmoidBackward,
+    SoftmaxBackward,
+    TanhBackward,
+    record,
+)
 from .tensor import Tensor, cast_back, compute_dtype
 
 GELU_COEFFICIENT = 0.044715
@@ -50,6 +60,7 @@ class ReLU(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("ReLU.forward: not implemented yet (kata 02 Activations)")
+        return record(out, ReLUBackward, (x,))
 
 
 class Sigmoid(Activation):
@@ -68,6 +79,7 @@ class Sigmoid(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("Sigmoid.forward: not implemented yet (kata 02 Activations)")
+        return record(out, SigmoidBackward, (x,))
 
 
 class Tanh(Activation):
@@ -79,6 +91,7 @@ class Tanh(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("Tanh.forward: not implemented yet (kata 02 Activations)")
+        return record(out, TanhBackward, (x,))
 
 
 class GELU(Activation):
@@ -96,6 +109,7 @@ class GELU(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("GELU.forward: not implemented yet (kata 02 Activations)")
+        return record(out, GELUBackward, (x,))
 
 
 class Softmax(Activation):
@@ -121,6 +135,7 @@ class Softmax(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("Softmax.forward: not implemented yet (kata 02 Activations)")
+        return record(out, SoftmaxBackward, (x,), axis=self.axis)
 
 
 class LogSoftmax(Activation):
@@ -146,6 +161,7 @@ class LogSoftmax(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError("LogSoftmax.forward: not implemented yet (kata 02 Activations)")
+        return record(out, LogSoftmaxBackward, (x,), axis=self.axis)
 
 
 def shift_by_max(x: Tensor, axis: int) -> np.ndarray:

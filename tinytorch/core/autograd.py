@@ -15,15 +15,20 @@ Reverse-mode autodiff in three ideas:
    (reverse topological order), handing each Function the sum of all the gradients that
    reached its output, until the leaves receive their ``.grad``.
 
-Nothing in katas 01-04 changes. ``enable_autograd()`` wraps the Tensor operations of kata
-01 and the ``forward`` of the activations (kata 02) and losses (kata 04): the wrapper runs
-the original, then records the Function. Layers (kata 03) are built from Tensor operations,
-so they become differentiable for free.
+How an operation joins the graph, the same way everywhere: its last line (given) is
+``return record(out, AddBackward, (self, other))``, naming its output, its Function and its
+inputs. The Tensor operations of kata 01, the activations of kata 02 and the losses of kata
+04 have ended that way from the start, and :func:`record` did nothing: it asks the switch
+``AUTOGRAD`` (a :class:`~tinytorch.core.switch.Switch`), which is off until
+:func:`enable_autograd` turns it on and installs :func:`backpropagate` as
+``Tensor.backward``. So nothing in katas 01-04 changes; layers (kata 03) are built from
+Tensor operations and become differentiable for free; and from kata 09 on, you write that
+last line yourself, with the Functions you write there.
 
 What you write: the gradient helpers :func:`unbroadcast` and :func:`unreduce`, the
 ``backward`` of every Function, :func:`topological_order`, :func:`backpropagate` (which
-becomes ``Tensor.backward``) and :func:`no_grad`. The recording machinery at the end of the
-file is given: read it to see how the graph gets built.
+becomes ``Tensor.backward``) and :func:`no_grad`. The switch and :func:`record`, at the end
+of the file, are given: read them to see how the graph gets built.
 
 Shapes and dtypes: a gradient always has exactly the shape of the tensor it belongs to,
 and a leaf's ``.grad`` has the leaf's dtype.
@@ -31,15 +36,13 @@ and a leaf's ``.grad`` has the leaf's dtype.
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from .activations import GELU_COEFFICIENT, SQRT_2_OVER_PI
+from .switch import Switch
 from .tensor import Tensor, cast_back, compute_dtype
 
 Axis = int | tuple[int, ...] | None
@@ -107,7 +110,7 @@ def unreduce(grad: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: boo
 class Function:
     """One operation in the graph, and its chain rule.
 
-    Made by the recording machinery right after an operation runs, with:
+    Made by :func:`record`, the last line of every differentiable operation, with:
 
     - ``inputs``: the input Tensors, in order (``a`` and ``b`` of ``a - b``; Python numbers
       and arrays were turned into constant Tensors that do not require grad);
@@ -366,6 +369,8 @@ class GELUBackward(Function):
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:
+        from .activations import GELU_COEFFICIENT, SQRT_2_OVER_PI  # here: activations imports autograd
+
         (x,) = self.inputs
         raise NotImplementedError("GELUBackward.backward: not implemented yet (kata 05 Autograd)")
 
@@ -490,126 +495,68 @@ def backpropagate(self: Tensor, gradient: Tensor | np.ndarray | float | None = N
     raise NotImplementedError("backpropagate: not implemented yet (kata 05 Autograd)")
 
 
-# -- recording (given): how enable_autograd() makes operations build the graph -------------
+# -- recording (given): one switch, and the last line of every operation -------------------
 
-# Tensor method -> (its Function, the method's parameters that are the Function's inputs, in
-# the Function's order: a reflected operator such as 2 - x is x.__rsub__(2), inputs (2, x)).
-TENSOR_OPERATIONS: dict[str, tuple[type[Function], tuple[str, ...]]] = {
-    "__add__": (AddBackward, ("self", "other")),
-    "__radd__": (AddBackward, ("other", "self")),
-    "__sub__": (SubBackward, ("self", "other")),
-    "__rsub__": (SubBackward, ("other", "self")),
-    "__mul__": (MulBackward, ("self", "other")),
-    "__rmul__": (MulBackward, ("other", "self")),
-    "__truediv__": (DivBackward, ("self", "other")),
-    "__rtruediv__": (DivBackward, ("other", "self")),
-    "__neg__": (NegBackward, ("self",)),
-    "__pow__": (PowBackward, ("self", "exponent")),
-    "exp": (ExpBackward, ("self",)),
-    "log": (LogBackward, ("self",)),
-    "matmul": (MatMulBackward, ("self", "other")),  # __matmul__ calls matmul
-    "sum": (SumBackward, ("self",)),
-    "mean": (MeanBackward, ("self",)),
-    "max": (MaxBackward, ("self",)),
-    "reshape": (ReshapeBackward, ("self",)),
-    "transpose": (TransposeBackward, ("self",)),
-    "__getitem__": (GetItemBackward, ("self",)),
-}
-
-# Class -> (its Function, attributes of the instance the Function needs as arguments).
-ACTIVATIONS: dict[str, tuple[type[Function], tuple[str, ...]]] = {
-    "ReLU": (ReLUBackward, ()),
-    "Sigmoid": (SigmoidBackward, ()),
-    "Tanh": (TanhBackward, ()),
-    "GELU": (GELUBackward, ()),
-    "Softmax": (SoftmaxBackward, ("axis",)),
-    "LogSoftmax": (LogSoftmaxBackward, ("axis",)),
-}
-LOSSES: dict[str, tuple[type[Function], tuple[str, ...]]] = {
-    "MSELoss": (MSELossBackward, ()),
-    "CrossEntropyLoss": (CrossEntropyLossBackward, ()),
-    "BCELoss": (BCELossBackward, ()),
-    "BCEWithLogitsLoss": (BCEWithLogitsLossBackward, ()),
-}
+# Off until enable_autograd(): record() asks it, and it swaps in the real Tensor.backward.
+AUTOGRAD = Switch("autograd", [(Tensor, "backward", backpropagate)])
 
 
 def enable_autograd() -> None:
     """Wake the dormant gradients: from now on, operations record the graph.
 
-    Replaces each Tensor operation of ``TENSOR_OPERATIONS``, and ``forward`` of each class
-    of ``ACTIVATIONS`` and ``LOSSES``, with a wrapper that runs the original and then
-    records (see :func:`record`); installs :func:`backpropagate` as ``Tensor.backward``.
-    Values, dtypes and errors stay exactly those of katas 01-04. Calling it again changes
-    nothing: a method that already records is not wrapped twice.
+    Turns the switch :data:`AUTOGRAD` on: :func:`record` starts recording, and
+    :func:`backpropagate` becomes ``Tensor.backward``. Values, dtypes and errors stay
+    exactly those of katas 01-04. Calling it again changes nothing.
     """
-    from ..nn import losses
-    from . import activations
-
-    for name, (function, operands) in TENSOR_OPERATIONS.items():
-        _install(Tensor, name, function, operands, ())
-    for module, table, operands in ((activations, ACTIVATIONS, ("x",)),
-                                    (losses, LOSSES, ("prediction", "target"))):
-        for class_name, (function, attributes) in table.items():
-            _install(getattr(module, class_name), "forward", function, operands, attributes)
-    Tensor.backward = backpropagate  # type: ignore[method-assign]
+    AUTOGRAD.turn_on()
 
 
-def record(output: Tensor, function: type[Function], inputs: tuple[Tensor, ...],
+def disable_autograd() -> None:
+    """Put the gradients back to sleep: :func:`record` keeps nothing, and ``Tensor.backward``
+    is kata 01's dormant one again. Graphs recorded before keep their Functions."""
+    AUTOGRAD.turn_off()
+
+
+def autograd_enabled() -> bool:
+    """Whether :func:`enable_autograd` has switched autograd on (and nothing switched it off)."""
+    return AUTOGRAD.is_on
+
+
+def record(output: Tensor, function: type[Function], inputs: tuple[Any, ...],
            **arguments: Any) -> Tensor:
-    """Attach ``function`` to ``output`` if gradients can flow through it.
+    """The last step of every differentiable operation: ``return record(out, MulBackward,
+    (self, other))``. Attaches ``function`` to ``output`` if gradients can flow through it.
 
-    That is when grad mode is on and at least one input requires grad; then the output
-    requires grad too, and ``output.grad_fn`` remembers the inputs. Otherwise (data only,
-    or inside ``no_grad()``) nothing is kept and memory is freed as usual.
+    That is when autograd is on (:func:`autograd_enabled`), grad mode is on (not inside
+    ``no_grad()``) and at least one input is a Tensor that requires grad: the output then
+    requires grad too, and ``output.grad_fn = function(inputs, output, **arguments)``
+    remembers the inputs and the ``arguments`` its backward needs (``axis=``, ``cols=``...).
+    Otherwise nothing is kept and memory is freed as usual. Returns ``output`` either way.
+
+    An input that is not a Tensor (the ``2`` of ``x * 2``, a list, an array) becomes a
+    constant Tensor, so that every Function sees Tensors: a Python number takes the
+    output's float dtype, as it did in the computation (``float32_tensor * 0.1`` multiplied
+    by float32 0.1), so gradients stay float32.
     """
-    if is_grad_enabled() and any(tensor.requires_grad for tensor in inputs):
+    if not (_grad_enabled and AUTOGRAD.is_on):
+        return output
+    wanted = constants = False
+    for value in inputs:
+        if isinstance(value, Tensor):
+            wanted = wanted or value.requires_grad
+        else:
+            constants = True
+    if wanted:
+        if constants:
+            inputs = tuple(_constant_or_tensor(value, output.dtype) for value in inputs)
         output.requires_grad = True
         output.grad_fn = function(inputs, output, **arguments)
     return output
 
 
-def _install(owner: type, name: str, function: type[Function], operands: tuple[str, ...],
-             attributes: tuple[str, ...]) -> None:
-    original = getattr(owner, name)
-    if getattr(original, "records", None) is not None:
-        return
-    setattr(owner, name, _recording(original, function, operands, attributes))
-
-
-def _recording(original: Callable[..., Tensor], function: type[Function],
-               operands: tuple[str, ...], attributes: tuple[str, ...]) -> Callable[..., Tensor]:
-    """``original`` (a method), followed by :func:`record` of ``function``.
-
-    The method's arguments are matched to its parameter names; ``operands`` become the
-    Function's inputs (numbers and arrays as constant Tensors), the remaining parameters
-    (``axis``, ``keepdims``...) and the ``attributes`` of ``self`` its arguments.
-    """
-    signature = inspect.signature(original)
-
-    @functools.wraps(original)
-    def method(*args: Any, **kwargs: Any) -> Tensor:
-        output = original(*args, **kwargs)
-        if not is_grad_enabled():
-            return output
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        values = dict(bound.arguments)
-        owner = values["self"]
-        inputs = tuple(_constant_or_tensor(values.pop(name), output.dtype) for name in operands)
-        values.pop("self", None)
-        arguments = {**values, **{name: getattr(owner, name) for name in attributes}}
-        return record(output, function, inputs, **arguments)
-
-    method.records = function  # type: ignore[attr-defined]
-    return method
-
-
 def _constant_or_tensor(value: Any, dtype: np.dtype) -> Tensor:
-    """A Tensor stays itself; anything else becomes a constant Tensor.
-
-    A Python number takes the output's float ``dtype``, as it did in the computation
-    (``float32_tensor * 0.1`` multiplied by float32 0.1), so gradients stay float32.
-    """
+    """A Tensor stays itself; anything else becomes a constant Tensor (a Python number of
+    the float ``dtype`` of the output it was computed with)."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float)) and dtype.kind == "f":

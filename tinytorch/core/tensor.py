@@ -38,7 +38,11 @@ an operator: NumPy's own result would be an array of Tensors.
 
 The gradient features (``requires_grad``, ``grad``, ``backward``) exist from day one but are
 dormant: they do nothing until kata 05 (Autograd) wakes them with ``enable_autograd()``.
-Code you write now keeps working unchanged after that.
+Code you write now keeps working unchanged after that. Each operation that has a gradient
+leaves its result in ``out``, and its last line, given, hands it on:
+``return record(out, AddBackward, (self, other))`` names the rule that will send gradients
+back through it (a Function you write in kata 05) and its inputs. Until kata 05 switches
+autograd on, ``record`` returns ``out`` as it is.
 """
 
 from __future__ import annotations
@@ -135,44 +139,56 @@ class Tensor:
 
     def __add__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__add__: not implemented yet (kata 01 Tensor)")
+        return record(out, AddBackward, (self, other))
 
     def __radd__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__radd__: not implemented yet (kata 01 Tensor)")
+        return record(out, AddBackward, (other, self))
 
     def __sub__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__sub__: not implemented yet (kata 01 Tensor)")
+        return record(out, SubBackward, (self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__rsub__: not implemented yet (kata 01 Tensor)")
+        return record(out, SubBackward, (other, self))
 
     def __mul__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__mul__: not implemented yet (kata 01 Tensor)")
+        return record(out, MulBackward, (self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__rmul__: not implemented yet (kata 01 Tensor)")
+        return record(out, MulBackward, (other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__truediv__: not implemented yet (kata 01 Tensor)")
+        return record(out, DivBackward, (self, other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
         raise NotImplementedError("Tensor.__rtruediv__: not implemented yet (kata 01 Tensor)")
+        return record(out, DivBackward, (other, self))
 
     def __neg__(self) -> Tensor:
         raise NotImplementedError("Tensor.__neg__: not implemented yet (kata 01 Tensor)")
+        return record(out, NegBackward, (self,))
 
     def __pow__(self, exponent: Any) -> Tensor:
         """Element-wise power. An integer tensor to a negative integer power is a
         ``ValueError`` naming the exponent (``2 ** -1`` is not an integer): make one of them
         a float."""
         raise NotImplementedError("Tensor.__pow__: not implemented yet (kata 01 Tensor)")
+        return record(out, PowBackward, (self, exponent))
 
     def exp(self) -> Tensor:
         """e to the power of each element."""
         raise NotImplementedError("Tensor.exp: not implemented yet (kata 01 Tensor)")
+        return record(out, ExpBackward, (self,))
 
     def log(self) -> Tensor:
         """Natural logarithm of each element (-inf at 0, nan below: guard inputs upstream)."""
         raise NotImplementedError("Tensor.log: not implemented yet (kata 01 Tensor)")
+        return record(out, LogBackward, (self,))
 
     # -- matrix multiplication ----------------------------------------------------------
 
@@ -184,6 +200,7 @@ class Tensor:
         :func:`result_dtype` (``int64 @ float32`` is float32).
         """
         raise NotImplementedError("Tensor.matmul: not implemented yet (kata 01 Tensor)")
+        return record(out, MatMulBackward, (self, other))
 
     def __matmul__(self, other: Tensor) -> Tensor:
         return self.matmul(other)
@@ -199,12 +216,15 @@ class Tensor:
         counting from the end. An axis the tensor does not have is a ``ValueError`` naming
         it and the shape (see :func:`_require_axes`); ``mean`` and ``max`` check the same."""
         raise NotImplementedError("Tensor.sum: not implemented yet (kata 01 Tensor)")
+        return record(out, SumBackward, (self,), axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         raise NotImplementedError("Tensor.mean: not implemented yet (kata 01 Tensor)")
+        return record(out, MeanBackward, (self,), axis=axis, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         raise NotImplementedError("Tensor.max: not implemented yet (kata 01 Tensor)")
+        return record(out, MaxBackward, (self,), axis=axis, keepdims=keepdims)
 
     # -- shape --------------------------------------------------------------------------
 
@@ -216,12 +236,14 @@ class Tensor:
         names the shape asked for.
         """
         raise NotImplementedError("Tensor.reshape: not implemented yet (kata 01 Tensor)")
+        return record(out, ReshapeBackward, (self,))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two dimensions; by default the last two (the matrix transpose).
 
         Both must be axes of the tensor (checked as in ``sum``)."""
         raise NotImplementedError("Tensor.transpose: not implemented yet (kata 01 Tensor)")
+        return record(out, TransposeBackward, (self,), dim0=dim0, dim1=dim1)
 
     def __getitem__(self, index: Any) -> Tensor:
         """Indexing and slicing as in NumPy, Tensors allowed wherever NumPy takes an array.
@@ -232,6 +254,7 @@ class Tensor:
         must hold integers or booleans: any other dtype is an ``IndexError`` naming it.
         """
         raise NotImplementedError("Tensor.__getitem__: not implemented yet (kata 01 Tensor)")
+        return record(out, GetItemBackward, (self,), index=index)
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
@@ -365,3 +388,25 @@ def cast_back(values: Any, dtype: np.dtype) -> np.ndarray:
         limit = np.finfo(dtype).max
         values = np.where(np.isinf(values), values, np.clip(values, -limit, limit))
     return values.astype(dtype)
+
+
+# The operations above name their backward rules, which are kata 05's (autograd.py); autograd
+# builds on the Tensor, so its names are imported here, once this module has defined it.
+from .autograd import (
+    AddBackward,
+    DivBackward,
+    ExpBackward,
+    GetItemBackward,
+    LogBackward,
+    MatMulBackward,
+    MaxBackward,
+    MeanBackward,
+    MulBackward,
+    NegBackward,
+    PowBackward,
+    ReshapeBackward,
+    SubBackward,
+    SumBackward,
+    TransposeBackward,
+    record,
+)

@@ -2,9 +2,11 @@
 
 A loss compares a model's output with the target and returns a scalar Tensor: the mean
 over the batch (for MSE and the BCE losses, the mean over every element). Each loss is a
-class with ``forward(prediction, target)`` that computes with NumPy on ``.data`` and
-returns a NEW Tensor of the prediction's (floating-point) dtype; calling the object runs
-``forward``. Kata 05 (Autograd) wraps each ``forward`` so the loss also knows its gradient.
+class with ``forward(prediction, target)`` that computes with NumPy on ``.data`` and puts
+the result in a NEW Tensor ``out`` of the prediction's (floating-point) dtype; calling the
+object runs ``forward``. The last line of each ``forward`` is given:
+``return record(out, MSELossBackward, (prediction, target))`` names the loss's gradient,
+which you write in kata 05 (Autograd); until then ``record`` returns ``out`` as it is.
 
 The rule of this kata: a loss never returns ``inf`` or ``nan``, whatever the model outputs.
 One ``nan`` in a loss poisons every weight at the next update, so each docstring shows the
@@ -21,6 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.autograd import (
+    BCELossBackward,
+    BCEWithLogitsLossBackward,
+    CrossEntropyLossBackward,
+    MSELossBackward,
+    record,
+)
 from ..core.tensor import Tensor, cast_back, compute_dtype
 
 BCE_EPSILON = 1e-7
@@ -61,6 +70,7 @@ class MSELoss(Loss):
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError("MSELoss.forward: not implemented yet (kata 04 Losses)")
+        return record(out, MSELossBackward, (prediction, target))
 
 
 class CrossEntropyLoss(Loss):
@@ -88,6 +98,7 @@ class CrossEntropyLoss(Loss):
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError("CrossEntropyLoss.forward: not implemented yet (kata 04 Losses)")
+        return record(out, CrossEntropyLossBackward, (prediction, target))
 
 
 class BCELoss(Loss):
@@ -106,6 +117,7 @@ class BCELoss(Loss):
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError("BCELoss.forward: not implemented yet (kata 04 Losses)")
+        return record(out, BCELossBackward, (prediction, target))
 
 
 class BCEWithLogitsLoss(Loss):
@@ -124,3 +136,4 @@ class BCEWithLogitsLoss(Loss):
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError("BCEWithLogitsLoss.forward: not implemented yet (kata 04 Losses)")
+        return record(out, BCEWithLogitsLossBackward, (prediction, target))

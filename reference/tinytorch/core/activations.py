@@ -4,10 +4,11 @@ Without them, a stack of linear layers collapses into one linear layer: ``(x @ A
 ``x @ (A @ B)``. An activation bends the function so that depth buys expressive power.
 
 Each activation is a small class with ``forward(x)``: it reads the NumPy array ``x.data``,
-computes the result with NumPy and returns a NEW Tensor (the input is never modified).
-Calling the object, ``ReLU()(x)``, runs ``forward``. Kata 05 (Autograd) wraps each class's
-``forward`` so that its output also remembers how to send gradients back: keep the
-computation inside ``forward``.
+computes the result with NumPy and puts it in a NEW Tensor ``out`` (the input is never
+modified). Calling the object, ``ReLU()(x)``, runs ``forward``. The last line of each
+``forward`` is given: ``return record(out, ReLUBackward, (x,))`` names the rule that sends
+gradients back through the activation, which you write in kata 05 (Autograd); until then
+``record`` returns ``out`` as it is.
 
 Numerical stability is the theme of this kata. ``exp`` overflows float32 above about 88.7
 (float64 above about 709.8), so formulas that are fine on paper return ``inf`` or ``nan``
@@ -28,6 +29,15 @@ import math
 
 import numpy as np
 
+from .autograd import (
+    GELUBackward,
+    LogSoftmaxBackward,
+    ReLUBackward,
+    SigmoidBackward,
+    SoftmaxBackward,
+    TanhBackward,
+    record,
+)
 from .tensor import Tensor, cast_back, compute_dtype
 
 GELU_COEFFICIENT = 0.044715
@@ -50,8 +60,9 @@ class ReLU(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         # BEGIN SOLUTION
-        return Tensor(np.maximum(x.data, 0))
+        out = Tensor(np.maximum(x.data, 0))
         # END SOLUTION
+        return record(out, ReLUBackward, (x,))
 
 
 class Sigmoid(Activation):
@@ -71,8 +82,9 @@ class Sigmoid(Activation):
     def forward(self, x: Tensor) -> Tensor:
         # BEGIN SOLUTION
         z = np.exp(-np.abs(x.data))
-        return Tensor(np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)))
+        out = Tensor(np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)))
         # END SOLUTION
+        return record(out, SigmoidBackward, (x,))
 
 
 class Tanh(Activation):
@@ -84,8 +96,9 @@ class Tanh(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         # BEGIN SOLUTION
-        return Tensor(np.tanh(x.data))
+        out = Tensor(np.tanh(x.data))
         # END SOLUTION
+        return record(out, TanhBackward, (x,))
 
 
 class GELU(Activation):
@@ -105,8 +118,9 @@ class GELU(Activation):
         # BEGIN SOLUTION
         v = x.data.astype(compute_dtype(x.dtype), copy=False)
         inner = SQRT_2_OVER_PI * (v + GELU_COEFFICIENT * v * v * v)
-        return Tensor(cast_back(0.5 * v * (1 + np.tanh(inner)), x.dtype))
+        out = Tensor(cast_back(0.5 * v * (1 + np.tanh(inner)), x.dtype))
         # END SOLUTION
+        return record(out, GELUBackward, (x,))
 
 
 class Softmax(Activation):
@@ -134,8 +148,9 @@ class Softmax(Activation):
         # BEGIN SOLUTION
         exponentials = np.exp(shift_by_max(x, self.axis))
         sums = exponentials.sum(axis=self.axis, keepdims=True)
-        return Tensor(cast_back(exponentials / np.where(sums > 0, sums, 1), x.dtype))
+        out = Tensor(cast_back(exponentials / np.where(sums > 0, sums, 1), x.dtype))
         # END SOLUTION
+        return record(out, SoftmaxBackward, (x,), axis=self.axis)
 
 
 class LogSoftmax(Activation):
@@ -163,8 +178,9 @@ class LogSoftmax(Activation):
         # BEGIN SOLUTION
         shifted = shift_by_max(x, self.axis)
         sums = np.exp(shifted).sum(axis=self.axis, keepdims=True)
-        return Tensor(cast_back(shifted - np.log(np.where(sums > 0, sums, 1)), x.dtype))
+        out = Tensor(cast_back(shifted - np.log(np.where(sums > 0, sums, 1)), x.dtype))
         # END SOLUTION
+        return record(out, LogSoftmaxBackward, (x,), axis=self.axis)
 
 
 def shift_by_max(x: Tensor, axis: int) -> np.ndarray:

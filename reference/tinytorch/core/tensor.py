@@ -38,7 +38,11 @@ an operator: NumPy's own result would be an array of Tensors.
 
 The gradient features (``requires_grad``, ``grad``, ``backward``) exist from day one but are
 dormant: they do nothing until kata 05 (Autograd) wakes them with ``enable_autograd()``.
-Code you write now keeps working unchanged after that.
+Code you write now keeps working unchanged after that. Each operation that has a gradient
+leaves its result in ``out``, and its last line, given, hands it on:
+``return record(out, AddBackward, (self, other))`` names the rule that will send gradients
+back through it (a Function you write in kata 05) and its inputs. Until kata 05 switches
+autograd on, ``record`` returns ``out`` as it is.
 """
 
 from __future__ import annotations
@@ -190,55 +194,64 @@ class Tensor:
     def __add__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "+")
-        return Tensor(x + y)
+        out = Tensor(x + y)
         # END SOLUTION
+        return record(out, AddBackward, (self, other))
 
     def __radd__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "+")
-        return Tensor(y + x)
+        out = Tensor(y + x)
         # END SOLUTION
+        return record(out, AddBackward, (other, self))
 
     def __sub__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "-")
-        return Tensor(x - y)
+        out = Tensor(x - y)
         # END SOLUTION
+        return record(out, SubBackward, (self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "-")
-        return Tensor(y - x)
+        out = Tensor(y - x)
         # END SOLUTION
+        return record(out, SubBackward, (other, self))
 
     def __mul__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "*")
-        return Tensor(x * y)
+        out = Tensor(x * y)
         # END SOLUTION
+        return record(out, MulBackward, (self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "*")
-        return Tensor(y * x)
+        out = Tensor(y * x)
         # END SOLUTION
+        return record(out, MulBackward, (other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "/")
-        return Tensor(x / y)
+        out = Tensor(x / y)
         # END SOLUTION
+        return record(out, DivBackward, (self, other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
         # BEGIN SOLUTION
         x, y = _operands(self, other, "/")
-        return Tensor(y / x)
+        out = Tensor(y / x)
         # END SOLUTION
+        return record(out, DivBackward, (other, self))
 
     def __neg__(self) -> Tensor:
         # BEGIN SOLUTION
-        return Tensor(-self.data)
+        out = Tensor(-self.data)
         # END SOLUTION
+        return record(out, NegBackward, (self,))
 
     def __pow__(self, exponent: Any) -> Tensor:
         """Element-wise power. An integer tensor to a negative integer power is a
@@ -249,21 +262,24 @@ class Tensor:
         if x.dtype.kind in "iu" and (y < 0).any():
             raise ValueError(f"an integer tensor ({self.dtype}) to a negative power is not an "
                              f"integer: exponent {exponent!r}; make the base or the exponent a float")
-        return Tensor(x ** y)
+        out = Tensor(x ** y)
         # END SOLUTION
+        return record(out, PowBackward, (self, exponent))
 
     def exp(self) -> Tensor:
         """e to the power of each element."""
         # BEGIN SOLUTION
-        return Tensor(np.exp(self.data))
+        out = Tensor(np.exp(self.data))
         # END SOLUTION
+        return record(out, ExpBackward, (self,))
 
     def log(self) -> Tensor:
         """Natural logarithm of each element (-inf at 0, nan below: guard inputs upstream)."""
         # BEGIN SOLUTION
         with np.errstate(divide="ignore", invalid="ignore"):
-            return Tensor(np.log(self.data))
+            out = Tensor(np.log(self.data))
         # END SOLUTION
+        return record(out, LogBackward, (self,))
 
     # -- matrix multiplication ----------------------------------------------------------
 
@@ -292,8 +308,9 @@ class Tensor:
                              f"dimensions {self.shape[:-2]} and {other_data.shape[:-2]} cannot be "
                              f"broadcast together") from None
         dtype = result_dtype(self.data, other_data)
-        return Tensor(np.matmul(convert(self.data, dtype), convert(other_data, dtype)))
+        out = Tensor(np.matmul(convert(self.data, dtype), convert(other_data, dtype)))
         # END SOLUTION
+        return record(out, MatMulBackward, (self, other))
 
     def __matmul__(self, other: Tensor) -> Tensor:
         return self.matmul(other)
@@ -310,20 +327,23 @@ class Tensor:
         it and the shape (see :func:`_require_axes`); ``mean`` and ``max`` check the same."""
         # BEGIN SOLUTION
         _require_axes(axis, self.shape, "sum")
-        return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
+        out = Tensor(self.data.sum(axis=axis, keepdims=keepdims))
         # END SOLUTION
+        return record(out, SumBackward, (self,), axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         # BEGIN SOLUTION
         _require_axes(axis, self.shape, "mean")
-        return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
+        out = Tensor(self.data.mean(axis=axis, keepdims=keepdims))
         # END SOLUTION
+        return record(out, MeanBackward, (self,), axis=axis, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         # BEGIN SOLUTION
         _require_axes(axis, self.shape, "max")
-        return Tensor(self.data.max(axis=axis, keepdims=keepdims))
+        out = Tensor(self.data.max(axis=axis, keepdims=keepdims))
         # END SOLUTION
+        return record(out, MaxBackward, (self,), axis=axis, keepdims=keepdims)
 
     # -- shape --------------------------------------------------------------------------
 
@@ -348,8 +368,9 @@ class Tensor:
         if not fits or list(shape).count(-1) > 1:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) "
                              f"into shape {tuple(shape)}")
-        return Tensor(self.data.reshape(shape))
+        out = Tensor(self.data.reshape(shape))
         # END SOLUTION
+        return record(out, ReshapeBackward, (self,))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two dimensions; by default the last two (the matrix transpose).
@@ -359,8 +380,9 @@ class Tensor:
         if self.ndim < 2:
             raise ValueError(f"transpose needs at least 2 dimensions, got shape {self.shape}")
         _require_axes((dim0, dim1), self.shape, "transpose")
-        return Tensor(np.swapaxes(self.data, dim0, dim1))
+        out = Tensor(np.swapaxes(self.data, dim0, dim1))
         # END SOLUTION
+        return record(out, TransposeBackward, (self,), dim0=dim0, dim1=dim1)
 
     def __getitem__(self, index: Any) -> Tensor:
         """Indexing and slicing as in NumPy, Tensors allowed wherever NumPy takes an array.
@@ -380,8 +402,9 @@ class Tensor:
                                      f"got {part.dtype}: {part!r}")
                 part = part.data
             arrays.append(part)
-        return Tensor(self.data[tuple(arrays) if isinstance(index, tuple) else arrays[0]])
+        out = Tensor(self.data[tuple(arrays) if isinstance(index, tuple) else arrays[0]])
         # END SOLUTION
+        return record(out, GetItemBackward, (self,), index=index)
 
     # -- comparisons (element-wise, giving bool tensors) --------------------------------
 
@@ -607,3 +630,25 @@ def cast_back(values: Any, dtype: np.dtype) -> np.ndarray:
         limit = np.finfo(dtype).max
         values = np.where(np.isinf(values), values, np.clip(values, -limit, limit))
     return values.astype(dtype)
+
+
+# The operations above name their backward rules, which are kata 05's (autograd.py); autograd
+# builds on the Tensor, so its names are imported here, once this module has defined it.
+from .autograd import (
+    AddBackward,
+    DivBackward,
+    ExpBackward,
+    GetItemBackward,
+    LogBackward,
+    MatMulBackward,
+    MaxBackward,
+    MeanBackward,
+    MulBackward,
+    NegBackward,
+    PowBackward,
+    ReshapeBackward,
+    SubBackward,
+    SumBackward,
+    TransposeBackward,
+    record,
+)

@@ -2,9 +2,11 @@
 
 A loss compares a model's output with the target and returns a scalar Tensor: the mean
 over the batch (for MSE and the BCE losses, the mean over every element). Each loss is a
-class with ``forward(prediction, target)`` that computes with NumPy on ``.data`` and
-returns a NEW Tensor of the prediction's (floating-point) dtype; calling the object runs
-``forward``. Kata 05 (Autograd) wraps each ``forward`` so the loss also knows its gradient.
+class with ``forward(prediction, target)`` that computes with NumPy on ``.data`` and puts
+the result in a NEW Tensor ``out`` of the prediction's (floating-point) dtype; calling the
+object runs ``forward``. The last line of each ``forward`` is given:
+``return record(out, MSELossBackward, (prediction, target))`` names the loss's gradient,
+which you write in kata 05 (Autograd); until then ``record`` returns ``out`` as it is.
 
 The rule of this kata: a loss never returns ``inf`` or ``nan``, whatever the model outputs.
 One ``nan`` in a loss poisons every weight at the next update, so each docstring shows the
@@ -21,6 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.autograd import (
+    BCELossBackward,
+    BCEWithLogitsLossBackward,
+    CrossEntropyLossBackward,
+    MSELossBackward,
+    record,
+)
 from ..core.tensor import Tensor, cast_back, compute_dtype
 
 BCE_EPSILON = 1e-7
@@ -76,8 +85,9 @@ class MSELoss(Loss):
         _require_same_shape(self, prediction, target)
         working = compute_dtype(prediction.dtype)
         difference = prediction.data.astype(working, copy=False) - target.data.astype(working, copy=False)
-        return Tensor(cast_back(np.mean(difference * difference), prediction.dtype))
+        out = Tensor(cast_back(np.mean(difference * difference), prediction.dtype))
         # END SOLUTION
+        return record(out, MSELossBackward, (prediction, target))
 
 
 class CrossEntropyLoss(Loss):
@@ -125,8 +135,9 @@ class CrossEntropyLoss(Loss):
         logits = logits.astype(compute_dtype(prediction.dtype), copy=False)
         shifted = logits - logits.max(axis=1, keepdims=True)
         losses = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(count), classes]
-        return Tensor(cast_back(losses.mean(), prediction.dtype))
+        out = Tensor(cast_back(losses.mean(), prediction.dtype))
         # END SOLUTION
+        return record(out, CrossEntropyLossBackward, (prediction, target))
 
 
 class BCELoss(Loss):
@@ -152,8 +163,9 @@ class BCELoss(Loss):
         _require_probabilities(self, "targets", y)
         p = np.clip(p, BCE_EPSILON, 1 - BCE_EPSILON)
         losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-        return Tensor(cast_back(losses.mean(), prediction.dtype))
+        out = Tensor(cast_back(losses.mean(), prediction.dtype))
         # END SOLUTION
+        return record(out, BCELossBackward, (prediction, target))
 
 
 class BCEWithLogitsLoss(Loss):
@@ -177,5 +189,6 @@ class BCEWithLogitsLoss(Loss):
         y = target.data.astype(x.dtype)
         _require_probabilities(self, "targets", y)
         losses = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-        return Tensor(cast_back(losses.mean(), prediction.dtype))
+        out = Tensor(cast_back(losses.mean(), prediction.dtype))
         # END SOLUTION
+        return record(out, BCEWithLogitsLossBackward, (prediction, target))

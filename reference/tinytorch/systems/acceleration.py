@@ -47,12 +47,15 @@ full-array passes and temporaries, not the arithmetic and not autograd. Each ker
 the arithmetic and cuts the passes: :func:`cross_entropy_fast` keeps the forward's
 exponentials so its backward does not recompute the softmax, :func:`softmax_fast` and
 :func:`layer_norm_fast` work in place and take row sums of products with ``np.einsum``
-(no product array), :func:`batch_norm2d_fast` computes the centred input once. Kernels
-that replace a class's ``forward`` record their own Function (:func:`records_its_own`).
+(no product array), :func:`batch_norm2d_fast` computes the centred input once. Each ends
+the way every differentiable forward does since kata 05, with ``record(...)`` of its own
+Function.
 
-``enable_acceleration()`` swaps the kernels of :data:`KERNELS` into the framework,
-``disable_acceleration()`` puts the originals back, ``acceleration_enabled()`` tells which
-is in place. Results are the same either way (to float rounding), gradients included.
+``enable_acceleration()`` swaps the kernels of :data:`KERNELS` into the framework with the
+switch :data:`ACCELERATION` (the same given :class:`~tinytorch.core.switch.Switch` as
+autograd's), ``disable_acceleration()`` puts the originals back, ``acceleration_enabled()``
+asks the switch. Results are the same either way (to float rounding), gradients included,
+and the two switches are independent: either may be turned on first.
 """
 
 from __future__ import annotations
@@ -74,9 +77,9 @@ from ..core.autograd import (
     Function,
     Gradients,
     SoftmaxBackward,
-    enable_autograd,
     record,
 )
+from ..core.switch import Switch
 from ..core.tensor import Tensor
 from ..nn import spatial, transformers
 from ..nn.losses import CrossEntropyLoss
@@ -598,22 +601,6 @@ def max_pool2d_fast(x: Tensor, kernel_size: int, stride: int | None = None) -> T
 
 # -- fused kernels: fewer full-array passes ------------------------------------------------
 
-def records_its_own(function: type[Function]) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
-    """Mark a kernel that replaces a class's ``forward`` as one that records ``function``
-    itself (given).
-
-    ``enable_autograd()`` (kata 05) wraps the ``forward`` of activations and losses with a
-    recorder unless the method carries a ``records`` attribute. A fused kernel records its
-    own Function, with what it kept from the forward pass: wrapped again, it would be
-    recorded over by the plain Function. So it carries the mark, whichever of
-    ``enable_autograd()`` and :func:`enable_acceleration` runs first.
-    """
-    def mark(kernel: Callable[..., Tensor]) -> Callable[..., Tensor]:
-        kernel.records = function  # type: ignore[attr-defined]
-        return kernel
-    return mark
-
-
 def _row_dot(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
     """``(a * b).sum(axis, keepdims=True)`` without the product array (given): one
     ``np.einsum`` that multiplies and adds as it reads both operands."""
@@ -647,7 +634,6 @@ class CrossEntropyFastBackward(CrossEntropyLossBackward):
         # END SOLUTION
 
 
-@records_its_own(CrossEntropyFastBackward)
 def cross_entropy_fast(self: CrossEntropyLoss, prediction: Tensor, target: Tensor) -> Tensor:
     """Kata 04's ``CrossEntropyLoss.forward`` that keeps what the backward pass needs.
 
@@ -702,7 +688,6 @@ class SoftmaxFastBackward(SoftmaxBackward):
         # END SOLUTION
 
 
-@records_its_own(SoftmaxFastBackward)
 def softmax_fast(self: Softmax, x: Tensor) -> Tensor:
     """Kata 02's ``Softmax.forward`` with one output array and no temporaries.
 
@@ -887,7 +872,7 @@ KERNELS: tuple[Kernel, ...] = (
     Kernel(BatchNorm2d, "forward", batch_norm2d_fast),
 )
 
-_PLAIN: dict[tuple[Any, str], Callable[..., Any]] = {}
+ACCELERATION = Switch("acceleration", [(kernel.owner, kernel.name, kernel.fast) for kernel in KERNELS])
 
 
 def enable_acceleration() -> None:
@@ -895,14 +880,10 @@ def enable_acceleration() -> None:
 
     Layers look their functions up when they run (``Conv2d.forward`` calls the module's
     ``conv2d``), so every model switches at once, including models built earlier. The
-    plain versions are kept for :func:`disable_acceleration` and :func:`plain_version`.
-    Calling it again changes nothing.
+    switch keeps the plain versions for :func:`disable_acceleration` and
+    :func:`plain_version`. Calling it again changes nothing.
     """
-    for kernel in KERNELS:
-        key = (kernel.owner, kernel.name)
-        if key not in _PLAIN:
-            _PLAIN[key] = getattr(kernel.owner, kernel.name)
-        setattr(kernel.owner, kernel.name, kernel.fast)
+    ACCELERATION.turn_on()
 
 
 def disable_acceleration() -> None:
@@ -911,23 +892,13 @@ def disable_acceleration() -> None:
     Code that imported a function by name (``from tinytorch.nn.spatial import conv2d``)
     holds whichever version was installed at that moment: the switch changes the
     attribute, not copies of it.
-
-    A class's ``forward`` saved before ``enable_autograd()`` ran does not record (autograd
-    skipped the kernel installed at the time: it records its own Function). So when
-    autograd is on, run ``enable_autograd()`` again: it wraps what does not record yet,
-    and nothing twice.
     """
-    for kernel in KERNELS:
-        plain = _PLAIN.pop((kernel.owner, kernel.name), None)
-        if plain is not None:
-            setattr(kernel.owner, kernel.name, plain)
-    if getattr(Tensor.exp, "records", None) is not None:
-        enable_autograd()
+    ACCELERATION.turn_off()
 
 
 def acceleration_enabled() -> bool:
-    """Whether every kernel of :data:`KERNELS` is installed right now."""
-    return all(getattr(kernel.owner, kernel.name) is kernel.fast for kernel in KERNELS)
+    """Whether :func:`enable_acceleration` has installed the kernels (and nothing removed them)."""
+    return ACCELERATION.is_on
 
 
 def plain_version(owner: Any, name: str) -> Callable[..., Any]:
@@ -936,7 +907,7 @@ def plain_version(owner: Any, name: str) -> Callable[..., Any]:
     A fast kernel calls it for the work it does not replace (and to fall back on cases it
     does not handle); calling ``owner.name`` itself would call the kernel again.
     """
-    return _PLAIN.get((owner, name), getattr(owner, name))
+    return ACCELERATION.original(owner, name)
 
 
 def rerecord(output: Tensor, function: type[Function]) -> Tensor:
