@@ -30,7 +30,7 @@ RUN = common.start(__file__, __doc__)
 # common.start chose whose tinytorch (yours or the reference) it is.
 import numpy as np
 
-from tinytorch.core import Tensor, enable_autograd
+from tinytorch.core import Tensor
 
 SEED = 1958
 MAX_EPOCHS = 100
@@ -156,8 +156,8 @@ def learn_blobs(points_per_class: int, max_epochs: int, rng: np.random.Generator
 
 def run_milestone() -> int:
     # The perceptron needs no gradients, and its tensors do not ask for any: with autograd
-    # switched on nothing is recorded, and your Tensor runs exactly as in the later milestones.
-    enable_autograd()
+    # switched on (common.start) nothing is recorded, and your Tensor runs exactly as in the
+    # later milestones.
     rng = np.random.default_rng(SEED)
     max_epochs = SMOKE_MAX_EPOCHS if RUN.smoke else MAX_EPOCHS
     points_per_class = SMOKE_BLOB_POINTS_PER_CLASS if RUN.smoke else BLOB_POINTS_PER_CLASS

@@ -86,7 +86,7 @@ RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS, variant=OPTIONS.data)
 import numpy as np
 from convnets import RECIPES, Recipe, build_cnn, build_mlp, make_optimizer
 
-from tinytorch.core import Tensor, enable_autograd, no_grad
+from tinytorch.core import Tensor, no_grad
 from tinytorch.data import (
     ChecksumError,
     Compose,
@@ -255,7 +255,6 @@ def exact_test_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_milestone() -> int:
-    enable_autograd()
     if OPTIONS.accelerate:
         from tinytorch.systems.acceleration import enable_acceleration
 

@@ -51,7 +51,7 @@ RUN = common.start(__file__, __doc__)
 # common.start chose whose tinytorch (yours or the reference) it is.
 import numpy as np
 
-from tinytorch.core import Tensor, enable_autograd, no_grad
+from tinytorch.core import Tensor, no_grad
 from tinytorch.data import BPETokenizer, load_tinytalks, tinytalks_pairs
 from tinytorch.nn import GPT, CrossEntropyLoss, Module
 from tinytorch.optim import AdamW
@@ -235,7 +235,6 @@ def spread(items: Sequence, count: int) -> list:
 
 
 def run_milestone() -> int:
-    enable_autograd()
     rng = np.random.default_rng(SEED)
     train_text = load_tinytalks("train")
     tokenizer = BPETokenizer.train(train_text, VOCAB_SIZE)

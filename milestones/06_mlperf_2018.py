@@ -70,7 +70,7 @@ RUN = common.start(__file__, __doc__, COMMON_ARGUMENTS)
 import numpy as np
 from convnets import RECIPES, build_cnn
 
-from tinytorch.core import Tensor, enable_autograd, no_grad
+from tinytorch.core import Tensor, no_grad
 from tinytorch.data import DataLoader, Normalize, TensorDataset, load_tinydigits
 from tinytorch.nn import Conv2d, CrossEntropyLoss, Module
 from tinytorch.nn.spatial import conv2d_loops
@@ -213,7 +213,6 @@ def latency_summary(result: BenchmarkResult) -> dict[str, float]:
 
 
 def run_milestone() -> int:
-    enable_autograd()
     path = trained_cnn_path()
     if not path.exists():
         train_cnn_with_the_1998_milestone(path)

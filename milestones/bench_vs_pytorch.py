@@ -209,9 +209,6 @@ def main() -> int:
     except MissingTorch as error:
         print(f"\n{error}", file=sys.stderr)
         return EXIT_MISSING
-    from tinytorch.core import enable_autograd
-
-    enable_autograd()
     acceleration = switch_on_acceleration(options.no_acceleration)
     versus = f"PyTorch {th.torch.__version__}" if th is not None else "nothing (--vs none)"
     print(f"TinyTorch ({run.impl}, acceleration: {acceleration}) against {versus}; one thread each",

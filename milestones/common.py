@@ -268,7 +268,8 @@ _started: list[Run] = []  # the run start() made, which main() watches
 
 def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
           default_impl: str = "student", variant: str | None = None) -> Run:
-    """Parse the command line and make ``import tinytorch`` load the chosen implementation.
+    """Parse the command line, make ``import tinytorch`` load the chosen implementation and
+    switch autograd on (the one place a milestone does).
 
     Call it before anything imports ``tinytorch``. The description shown by ``--help`` is the
     first paragraph of the milestone's docstring. ``variant`` picks the time limit of a
@@ -285,6 +286,9 @@ def start(script: str, docstring: str | None, argv: Sequence[str] | None = None,
               "student release without the solutions.", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     activate(ROOT, arguments.impl)
+    from tinytorch.core.autograd import enable_autograd  # only now: activate chose whose tinytorch
+
+    enable_autograd()  # every milestone trains (or, the perceptron, runs as the trained ones do)
     out = arguments.out if arguments.out is not None else RESULTS_DIR / f"{name}.json"
     # Where processes are spawned (macOS, Windows), memory_profiler's sampling process runs
     # the script's top level again: it must import the same tinytorch, but say nothing.

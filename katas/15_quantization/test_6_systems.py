@@ -16,7 +16,6 @@ import pytest
 
 from pytest_tinytorch.measure import python_lines, time_ratio
 from tinytorch.core import ReLU, Tensor, no_grad
-from tinytorch.core.autograd import enable_autograd
 from tinytorch.data import load_tinydigits
 from tinytorch.nn import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, Sequential
 from tinytorch.optim import Adam
@@ -45,7 +44,6 @@ def digits():
 
 @pytest.fixture(scope="module")
 def mlp(digits):
-    enable_autograd()  # a module fixture runs before the per-test fixture that switches it on
     x_train, y_train, _, _ = digits
     model = Sequential(Linear(784, 128, rng=0), ReLU(), Linear(128, 10, rng=1))
     return train(model, x_train.reshape(-1, 784), y_train, epochs=5)
@@ -53,7 +51,6 @@ def mlp(digits):
 
 @pytest.fixture(scope="module")
 def cnn(digits):
-    enable_autograd()
     x_train, y_train, _, _ = digits
     model = Sequential(Conv2d(1, 8, 3, padding=1, rng=0), ReLU(), MaxPool2d(2),
                        Conv2d(8, 16, 3, padding=1, rng=1), ReLU(), MaxPool2d(2), Flatten(),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_tinytorch.measure import time_ratio
-from tinytorch.core import ReLU, Tensor, enable_autograd, no_grad
+from tinytorch.core import ReLU, Tensor, no_grad
 from tinytorch.nn import CrossEntropyLoss, Linear, Sequential
 from tinytorch.optim import Adam
 from tinytorch.systems.compression import (
@@ -68,7 +68,6 @@ def train_batches(digits):
 
 @pytest.fixture(scope="module")
 def trained(train_batches):
-    enable_autograd()  # a module fixture runs before the per-test fixture that switches it on
     model = mlp()
     Trainer(model, CrossEntropyLoss(), Adam(model.parameters(), lr=2e-3)).fit(train_batches, epochs=5)
     return model

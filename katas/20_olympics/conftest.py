@@ -72,12 +72,11 @@ def numpy_mlp() -> Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]:
 def trained_mlp() -> Any:
     """A 784-48-10 MLP trained for a second on the 5,000 TinyDigits training images (about
     92 % on the test split), in eval mode. Shared: copy it (copy.deepcopy) before changing it."""
-    from tinytorch.core import ReLU, Tensor, enable_autograd
+    from tinytorch.core import ReLU, Tensor
     from tinytorch.data import load_tinydigits
     from tinytorch.nn import CrossEntropyLoss, Flatten, Linear, Sequential
     from tinytorch.optim import Adam
 
-    enable_autograd()
     digits = load_tinydigits()
     images = (digits.x_train[:, None] / 255.0).astype(np.float32)
     model = Sequential(Flatten(), Linear(784, HIDDEN, rng=SEED), ReLU(), Linear(HIDDEN, 10, rng=SEED + 1))
@@ -108,15 +107,20 @@ def saved_mlp(trained_mlp: Any, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture
 def make_entry() -> Callable[..., Any]:
     """``make_entry(name, accuracy, latency, model_bytes, model="a")``: a verified Entry made
-    by hand, so that rankings and scores have exact expected values."""
-    from tinytorch.systems.olympics import Entry
+    by hand, so that rankings and scores have exact expected values. With ``uncached`` (the
+    latency per token without the KV cache) it is a TinyTalks entry, counted on the shipped
+    questions."""
+    from tinytorch.systems.olympics import SHIPPED_TALKS_SHA256, TINYTALKS, Entry
 
     def make(name: str, accuracy: float = 0.95, latency: float = 1e-4, model_bytes: int = 100_000,
-             model: str = "a", throughput: float = 1e5, claimed: float | None = None) -> Any:
+             model: str = "a", throughput: float = 1e5, claimed: float | None = None,
+             uncached: float | None = None) -> Any:
         digest = (model * 64)[:64]
+        talks = {} if uncached is None else {"task": TINYTALKS, "uncached_latency_seconds": uncached,
+                                             "test_set_sha256": SHIPPED_TALKS_SHA256}
         return Entry(name=name, model_sha256=digest, accuracy=accuracy, model_bytes=model_bytes,
                      latency_seconds=latency, latency_ci_low=0.9 * latency, latency_ci_high=1.1 * latency,
                      latency_p99_seconds=2 * latency, throughput=throughput,
-                     claimed_latency_seconds=latency if claimed is None else claimed)
+                     claimed_latency_seconds=latency if claimed is None else claimed, **talks)
 
     return make
