@@ -166,6 +166,15 @@ def fwd_bwd_case(name: str, shape: str, x: np.ndarray, tinytorch_layer: Callable
     return Case(name, shape, run_tinytorch, run_pytorch, tolerance, run_floor)
 
 
+def twin_of(th: Any, layer: Any, build: Callable[[Any], Any]) -> tuple[Any, list[Any]] | None:
+    """PyTorch's twin of ``layer`` (``build(th)``) with TinyTorch's weights copied in, and
+    their parameter pairs; None without PyTorch."""
+    if th is None:
+        return None
+    twin = build(th)
+    return twin, th.parameter_pairs(layer, twin)
+
+
 # -- the operations ------------------------------------------------------------------------
 
 def matmul_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -190,10 +199,7 @@ def linear_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
 
     batch, n_in, n_out = sizes.linear
     layer = Linear(n_in, n_out, rng=rng)
-    pytorch = None
-    if th is not None:
-        twin = th.nn.Linear(n_in, n_out)
-        pytorch = (twin, th.parameter_pairs(layer, twin))
+    pytorch = twin_of(th, layer, lambda th: th.nn.Linear(n_in, n_out))
     x = rng.standard_normal((batch, n_in)).astype(np.float32)
     floor = partial(floors.linear, weight=layer.weight.data, bias=layer.bias.data)
     return fwd_bwd_case(f"Linear {n_in}->{n_out} fwd+bwd", dims(batch, n_in), x, layer,
@@ -206,10 +212,7 @@ def conv_case(spec: tuple[tuple[int, int, int, int], int, int], padding: int, in
 
     shape, out_channels, kernel = spec
     layer = Conv2d(shape[1], out_channels, kernel, padding=padding, rng=rng)
-    pytorch = None
-    if th is not None:
-        twin = th.nn.Conv2d(shape[1], out_channels, kernel, padding=padding)
-        pytorch = (twin, th.parameter_pairs(layer, twin))
+    pytorch = twin_of(th, layer, lambda th: th.nn.Conv2d(shape[1], out_channels, kernel, padding=padding))
     x = rng.standard_normal(shape).astype(np.float32)
     padded = f", pad {padding}" if padding else ""
     who = "" if input_grad else " (no input grad)"
@@ -233,15 +236,18 @@ def batchnorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     from tinytorch.nn import BatchNorm2d
 
     channels = sizes.batchnorm[1]
-    layer = BatchNorm2d(channels)
-    pytorch = None
-    if th is not None:
-        twin = th.nn.BatchNorm2d(channels)
-        pytorch = (twin, th.parameter_pairs(layer, twin))
-    x = rng.standard_normal(sizes.batchnorm).astype(np.float32)
-    floor = partial(floors.batch_norm, gamma=layer.weight.data, beta=layer.bias.data, eps=layer.eps)
-    return fwd_bwd_case(f"BatchNorm2d {channels} (training) fwd+bwd", dims(*sizes.batchnorm), x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng, floor)
+    return normalization_case(f"BatchNorm2d {channels} (training) fwd+bwd", sizes.batchnorm,
+                              BatchNorm2d(channels), lambda th: th.nn.BatchNorm2d(channels),
+                              floors.batch_norm, th, rng)
+
+
+def normalization_case(name: str, shape: tuple[int, ...], layer: Any, build_twin: Callable[[Any], Any],
+                       floor: Callable[..., Arrays], th: Any, rng: np.random.Generator) -> Case:
+    """A normalization layer (``weight``, ``bias``, ``eps``) on a standard normal input."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    return fwd_bwd_case(name, dims(*shape), x, layer, list(layer.named_parameters()), th,
+                        twin_of(th, layer, build_twin), rng,
+                        partial(floor, weight=layer.weight.data, bias=layer.bias.data, eps=layer.eps))
 
 
 def softmax_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
@@ -276,10 +282,7 @@ def attention_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     batch, heads, length, head_dim = sizes.attention
     dim = heads * head_dim
     layer = MultiHeadAttention(dim, heads, causal=True, rng=rng)
-    pytorch = None
-    if th is not None:
-        twin = th.Attention(dim, heads)
-        pytorch = (twin, th.parameter_pairs(layer, twin))
+    pytorch = twin_of(th, layer, lambda th: th.Attention(dim, heads))
     x = rng.standard_normal((batch, length, dim)).astype(np.float32)
     projections = (layer.q_proj, layer.k_proj, layer.v_proj)
     floor = partial(floors.attention_layer, heads=heads,
@@ -295,15 +298,8 @@ def layernorm_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     from tinytorch.nn import LayerNorm
 
     dim = sizes.layernorm[-1]
-    layer = LayerNorm(dim)
-    pytorch = None
-    if th is not None:
-        twin = th.nn.LayerNorm(dim)
-        pytorch = (twin, th.parameter_pairs(layer, twin))
-    x = rng.standard_normal(sizes.layernorm).astype(np.float32)
-    floor = partial(floors.layer_norm, weight=layer.weight.data, bias=layer.bias.data, eps=layer.eps)
-    return fwd_bwd_case(f"LayerNorm {dim} fwd+bwd", dims(*sizes.layernorm), x, layer,
-                        list(layer.named_parameters()), th, pytorch, rng, floor)
+    return normalization_case(f"LayerNorm {dim} fwd+bwd", sizes.layernorm, LayerNorm(dim),
+                              lambda th: th.nn.LayerNorm(dim), floors.layer_norm, th, rng)
 
 
 # -- whole models --------------------------------------------------------------------------

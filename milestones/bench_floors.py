@@ -246,11 +246,11 @@ def batch_norm_backward(grad: np.ndarray, centred: np.ndarray, inv_std: np.ndarr
     return grad_x
 
 
-def batch_norm(x: np.ndarray, upstream: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+def batch_norm(x: np.ndarray, upstream: np.ndarray, weight: np.ndarray, bias: np.ndarray,
                eps: float) -> Arrays:
-    grads = {"grad weight": np.empty_like(gamma), "grad bias": np.empty_like(beta)}
-    out, centred, inv_std, _, _ = batch_norm_forward(x, gamma, beta, eps)
-    grad_x = batch_norm_backward(upstream, centred, inv_std, gamma, grads["grad weight"],
+    grads = {"grad weight": np.empty_like(weight), "grad bias": np.empty_like(bias)}
+    out, centred, inv_std, _, _ = batch_norm_forward(x, weight, bias, eps)
+    grad_x = batch_norm_backward(upstream, centred, inv_std, weight, grads["grad weight"],
                                  grads["grad bias"])
     return {"output": out, **grads, "grad input": grad_x}
 
