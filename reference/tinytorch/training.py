@@ -244,13 +244,12 @@ def clip_grad_norm(parameters: Iterable[Tensor], max_norm: float) -> float:
     # BEGIN SOLUTION
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got max_norm={max_norm}")
-    with_grads = [parameter for parameter in parameters if parameter.grad is not None]
-    total = math.sqrt(sum(float(np.sum(np.square(parameter.grad.data, dtype=np.float64)))
-                          for parameter in with_grads))
+    with_grads = [(parameter, parameter.grad) for parameter in parameters if parameter.grad is not None]
+    total = math.sqrt(sum(float(np.sum(np.square(grad.data, dtype=np.float64))) for _, grad in with_grads))
     if total > max_norm:
         factor = max_norm / total
-        for parameter in with_grads:
-            parameter.grad = Tensor(parameter.grad.data * factor)
+        for parameter, grad in with_grads:
+            parameter.grad = Tensor(grad.data * factor)
     return total
     # END SOLUTION
 
@@ -425,7 +424,7 @@ def save_checkpoint(path: str | Path, model: Module, optimizer: Optimizer | None
     destroys the previous checkpoint at ``path``.
     """
     # BEGIN SOLUTION
-    arrays = {MODEL_PREFIX + name: value for name, value in model.state_dict().items()}
+    arrays: dict[str, Any] = {MODEL_PREFIX + name: value for name, value in model.state_dict().items()}
     optimizer_info = None
     if optimizer is not None:
         scalars = []

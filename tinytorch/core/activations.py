@@ -26,6 +26,7 @@ widening (their intermediate values stay within the input's range or in [0, 1]).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,6 +47,8 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 class Activation:
     """Shared behaviour: calling an activation runs its ``forward``."""
+
+    forward: Callable[[Tensor], Tensor]  # each activation defines it
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)

@@ -62,6 +62,15 @@ class Dataset(Protocol):
     def __getitem__(self, index: int) -> Any: ...
 
 
+class Batches(Protocol):
+    """What a ``PrefetchLoader`` wraps: an iterable that can be read again (once per epoch)
+    and knows its number of batches, such as a ``DataLoader``."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 # -- data sets --------------------------------------------------------------------------------
 
 class TensorDataset:
@@ -348,7 +357,7 @@ class PrefetchLoader:
     ``TypeError`` naming its type.
     """
 
-    def __init__(self, loader: Iterable[Any], depth: int = 2) -> None:
+    def __init__(self, loader: Batches, depth: int = 2) -> None:
         raise NotImplementedError("PrefetchLoader.__init__: not implemented yet (kata 08 DataLoader)")
 
     def __len__(self) -> int:

@@ -379,7 +379,7 @@ class Benchmark:
     def environment(self) -> dict[str, Any]:
         return capture_environment()
 
-    def result(self, name: str, scenario: str, timings: Sequence[float], *,
+    def result(self, name: str, scenario: str, timings: Sequence[float] | np.ndarray, *,
                throughput: float | None = None, batch_size: int | None = None) -> BenchmarkResult:
         """Package ``timings`` (seconds) with their summary and this machine's environment."""
         summary = summarize(timings, self.confidence, self.resamples, self.seed)

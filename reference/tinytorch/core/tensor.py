@@ -355,20 +355,21 @@ class Tensor:
         names the shape asked for.
         """
         # BEGIN SOLUTION
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        for size in shape:
+        asked = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        dims = []
+        for size in asked:
             if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-                raise TypeError(f"reshape: dimensions must be integers, got {size!r} in {shape}")
+                raise TypeError(f"reshape: dimensions must be integers, got {size!r} in {asked}")
             if size < -1:
                 raise ValueError(f"reshape: a dimension must be >= 0, or -1 to infer it, got "
-                                 f"{size} in {shape}")
-        known = math.prod(d for d in shape if d != -1)
-        fits = (self.size == known) if -1 not in shape else (known > 0 and self.size % known == 0)
-        if not fits or list(shape).count(-1) > 1:
+                                 f"{size} in {asked}")
+            dims.append(int(size))
+        known = math.prod(d for d in dims if d != -1)
+        fits = (self.size == known) if -1 not in dims else (known > 0 and self.size % known == 0)
+        if not fits or dims.count(-1) > 1:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) "
-                             f"into shape {tuple(shape)}")
-        out = Tensor(self.data.reshape(shape))
+                             f"into shape {tuple(dims)}")
+        out = Tensor(self.data.reshape(dims))
         # END SOLUTION
         return record(out, ReshapeBackward, (self,))
 

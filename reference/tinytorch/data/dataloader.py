@@ -62,6 +62,15 @@ class Dataset(Protocol):
     def __getitem__(self, index: int) -> Any: ...
 
 
+class Batches(Protocol):
+    """What a ``PrefetchLoader`` wraps: an iterable that can be read again (once per epoch)
+    and knows its number of batches, such as a ``DataLoader``."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 # -- data sets --------------------------------------------------------------------------------
 
 class TensorDataset:
@@ -489,7 +498,7 @@ class PrefetchLoader:
     ``TypeError`` naming its type.
     """
 
-    def __init__(self, loader: Iterable[Any], depth: int = 2) -> None:
+    def __init__(self, loader: Batches, depth: int = 2) -> None:
         # BEGIN SOLUTION
         if isinstance(loader, Iterator) or not isinstance(loader, Iterable):
             raise TypeError(f"PrefetchLoader needs a loader it can iterate once per epoch (a "

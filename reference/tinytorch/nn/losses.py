@@ -21,6 +21,8 @@ rather than returning inf.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..core.autograd import (
@@ -37,6 +39,8 @@ BCE_EPSILON = 1e-7
 
 class Loss:
     """Shared behaviour: calling a loss runs its ``forward``."""
+
+    forward: Callable[[Tensor, Tensor], Tensor]  # each loss defines it
 
     def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
         return self.forward(prediction, target)

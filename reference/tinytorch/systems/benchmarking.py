@@ -279,7 +279,7 @@ def significance_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.n
     faster = None
     if significant:
         faster = names[0] if u < np.size(a) * np.size(b) / 2 else names[1]
-    return Significance(names=tuple(names), u_statistic=u, p_value=p, alpha=float(alpha),
+    return Significance(names=(names[0], names[1]), u_statistic=u, p_value=p, alpha=float(alpha),
                         significant=significant, faster=faster)
     # END SOLUTION
 
@@ -336,7 +336,7 @@ def capture_environment() -> dict[str, Any]:
     """
     # BEGIN SOLUTION
     try:
-        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", UNKNOWN)
+        blas: Any = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", UNKNOWN)
     except TypeError:
         blas = UNKNOWN
     return {
@@ -471,7 +471,7 @@ class Benchmark:
     def environment(self) -> dict[str, Any]:
         return capture_environment()
 
-    def result(self, name: str, scenario: str, timings: Sequence[float], *,
+    def result(self, name: str, scenario: str, timings: Sequence[float] | np.ndarray, *,
                throughput: float | None = None, batch_size: int | None = None) -> BenchmarkResult:
         """Package ``timings`` (seconds) with their summary and this machine's environment."""
         summary = summarize(timings, self.confidence, self.resamples, self.seed)
