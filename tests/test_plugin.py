@@ -192,8 +192,8 @@ def test_a_kata_whose_code_changed_is_stale_and_reverified(project):
     out = result.stdout.str()
     assert "test_alpha.py" in out and "test_beta.py" in out
     result.stdout.fnmatch_lines(["Kata 01 Alpha passed before; your code changed since*checked again.",
-                                 "Kata 01 Alpha: 1 of 1 functions written; 1 test passed, 2 failing, "
-                                 "0 stopped at a stub."])
+                                 ("Kata 01 Alpha: 1 of 1 functions written; 1 test passed, 2 failing, "
+                                 "0 stopped at a stub.")])
     assert "01" not in project.progress["passed"]
 
 

@@ -84,8 +84,8 @@ def test_invalid_entries_are_set_aside_and_the_valid_ones_kept(project):
     (project.path / FILENAME).write_text(json.dumps(data))
     result = project.run("--progress")
     result.stdout.fnmatch_lines([
-        f"tinytorch: {FILENAME} had invalid entries (passed?'02'? is not a record*; 3 more); "
-        f"it was moved to {BACKUP} and its valid entries kept",
+        (f"tinytorch: {FILENAME} had invalid entries (passed?'02'? is not a record*; 3 more); "
+        f"it was moved to {BACKUP} and its valid entries kept"),
         "passed*01*Alpha*",
     ])
     assert set(project.progress["passed"]) == {"01"}
@@ -134,8 +134,8 @@ def test_a_fifo_is_set_aside_without_hanging(project):
     os.mkfifo(project.path / FILENAME)
     result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider", "--progress", timeout=60)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines([f"tinytorch: {FILENAME} was unreadable (it is a FIFO, not a file); "
-                                 f"it was moved to {BACKUP} and progress starts afresh"])
+    result.stdout.fnmatch_lines([(f"tinytorch: {FILENAME} was unreadable (it is a FIFO, not a file); "
+                                 f"it was moved to {BACKUP} and progress starts afresh")])
     assert stat.S_ISFIFO(os.stat(project.path / BACKUP).st_mode)
 
 
@@ -145,8 +145,8 @@ def test_progress_that_cannot_be_saved_leaves_the_verdict_alone(project):
     result = project.run("--kata", "01")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["Kata 01 Alpha passed (3 tests).",
-                                 "tinytorch: progress not saved (*); this run's results stand but are not "
-                                 "recorded"])
+                                 ("tinytorch: progress not saved (*); this run's results stand but are not "
+                                 "recorded")])
     assert not (project.path / FILENAME).exists()
 
 
