@@ -412,8 +412,9 @@ def conv2d_fast(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: i
     """Kata 09's :func:`~tinytorch.nn.spatial.conv2d` with a faster backward pass.
 
     The forward pass stays: on both benchmark layers, kata 09's im2col and one batched
-    product measured as fast as :func:`conv2d_einsum` or one big 2-D product (within about
-    ten per cent in our runs), and its window matrix is what the weight's gradient needs.
+    product is as fast as :func:`conv2d_einsum` or one big 2-D product (the kata's systems
+    tests show the ratios measured on your machine), and its window matrix is what the
+    weight's gradient needs.
     So: call the plain convolution (:func:`plain_version`), then :func:`rerecord` its
     output with :class:`Conv2dFastBackward`. Same signature, same values, same errors.
     """
@@ -438,12 +439,12 @@ class MaxPool2dFastBackward(MaxPool2dBackward):
 
     Why the detour through ``share``: ``np.multiply(grad, wins, out=grad_x[index])`` mixes
     a cast (bool to float) with a strided output, and NumPy 2.2 runs that through its slow
-    buffered loop (2.3 times slower than the detour in our runs; NumPy 2.4 does not care).
+    buffered loop, several times slower than the detour (NumPy 2.4 does not care).
     A product into contiguous memory and a same-dtype strided copy are fast on both.
 
     Kata 09's version allocates four arrays per offset (the comparison, the ``&``, ``~wins``
-    and the product) and adds into zeros; with this backward, max pooling's forward and
-    backward measured 1.3 to 1.4 times faster in our runs.
+    and the product) and adds into zeros; the kata's systems test shows what this backward
+    saves on your machine.
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:
