@@ -31,7 +31,8 @@ seed or None (fresh randomness), and passes it to ``np.random.default_rng`` ONCE
 is created. Each docstring says exactly what is drawn, in which order, so the draws can be
 reproduced: that is how the tests check your results sample by sample.
 
-Why one long file: it is all of kata 08's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 08's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

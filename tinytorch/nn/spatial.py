@@ -33,7 +33,8 @@ start at row 6 and hang over the edge, so there are 3 outputs, not 4, and row 7 
 Everything computes in the input's dtype (float32 in training, float64 in gradcheck), and no
 Python loop ever runs over the batch or over pixels outside :func:`conv2d_loops`.
 
-Why one long file: it is all of kata 09's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 09's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

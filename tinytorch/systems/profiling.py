@@ -55,7 +55,8 @@ The output-shape formulas are kata 09's (``H_out = (H + 2p - k) // s + 1``), reu
 faster, the whole becomes ``1 / ((1 - f) + f / s)`` times faster, and never more than
 ``1 / (1 - f)`` however large ``s``: a profile says which part is worth speeding up.
 
-Why one long file: it is all of kata 14's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 14's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

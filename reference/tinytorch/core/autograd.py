@@ -33,7 +33,8 @@ of the file, are given: read them to see how the graph gets built.
 Shapes and dtypes: a gradient always has exactly the shape of the tensor it belongs to,
 and a leaf's ``.grad`` has the leaf's dtype.
 
-Why one long file: it is all of kata 05's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 05's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

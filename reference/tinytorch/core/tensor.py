@@ -44,7 +44,8 @@ leaves its result in ``out``, and its last line, given, hands it on:
 back through it (a Function you write in kata 05) and its inputs. Until kata 05 switches
 autograd on, ``record`` returns ``out`` as it is.
 
-Why one long file: it is all of kata 01's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 01's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ autograd's), ``disable_acceleration()`` puts the originals back, ``acceleration_
 asks the switch. Results are the same either way (to float rounding), gradients included,
 and the two switches are independent: either may be turned on first.
 
-Why one long file: it is all of kata 18's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 18's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ since ``p_student - p_teacher`` shrinks like ``1 / T`` as the distributions flat
 ``T**2`` keeps the gradient's size independent of ``T``, so the soft loss and the ordinary
 cross-entropy on the labels can be mixed with a weight ``alpha`` whatever ``T`` is.
 
-Why one long file: it is all of kata 16's code, and a kata's tests, its stub and its reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it is all of kata 16's code, and a kata's tests, its stub and its
+reference are found from one another by name; its sections follow the kata's test files.
 """
 
 from __future__ import annotations
