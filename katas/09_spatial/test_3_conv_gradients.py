@@ -11,8 +11,6 @@ from tinytorch.core import Tensor
 from tinytorch.nn import Conv2d
 from tinytorch.nn.spatial import conv2d
 
-rng = np.random.default_rng(9)
-
 
 def test_each_input_element_collects_the_weights_it_met():
     x = Tensor(np.zeros((1, 1, 3, 3)), requires_grad=True)
@@ -48,24 +46,24 @@ def test_weight_and_bias_gradients_by_hand():
     assert x.grad is None
 
 
-def test_gradcheck_stride_2_padding_1_all_three_inputs():
+def test_gradcheck_stride_2_padding_1_all_three_inputs(rng):
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride=2, padding=1),
               rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3)),
               rng.standard_normal(3))
 
 
-def test_gradcheck_stride_1_no_padding_no_bias():
+def test_gradcheck_stride_1_no_padding_no_bias(rng):
     gradcheck(lambda x, w: conv2d(x, w, None, stride=1, padding=0),
               rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 2, 2)))
 
 
-def test_gradcheck_stride_3_leaves_unread_pixels_without_gradient():
+def test_gradcheck_stride_3_leaves_unread_pixels_without_gradient(rng):
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride=3, padding=2),
               rng.standard_normal((1, 2, 7, 8)), rng.standard_normal((2, 2, 4, 4)),
               rng.standard_normal(2))
 
 
-def test_a_layer_in_float32_gets_float32_gradients_equal_to_float64_ones():
+def test_a_layer_in_float32_gets_float32_gradients_equal_to_float64_ones(rng):
     layer = Conv2d(2, 3, 3, stride=2, padding=1, rng=4)
     layer.bias.data[:] = np.array([0.1, -0.2, 0.3], dtype=np.float32)
     x32 = rng.standard_normal((2, 2, 6, 5)).astype(np.float32)

@@ -8,8 +8,6 @@ from tinytorch.core import Tensor
 from tinytorch.nn import AvgPool2d, MaxPool2d
 from tinytorch.nn.spatial import avg_pool2d, max_pool2d
 
-rng = np.random.default_rng(21)
-
 
 def windows_by_hand(x, k, s):
     """Every k x k window of x (N, C, H, W), as (N, C, H_out, W_out, k * k), by slicing."""
@@ -36,7 +34,7 @@ def test_max_pool_by_hand():
     (2, None, (8, 6), (4, 3)), (2, None, (5, 7), (2, 3)), (3, 2, (7, 8), (3, 3)),
     (3, 1, (5, 5), (3, 3)), (2, 3, (8, 8), (3, 3)),
 ])
-def test_max_pool_matches_windows_by_hand(kernel, stride, size, out_size):
+def test_max_pool_matches_windows_by_hand(kernel, stride, size, out_size, rng):
     x = rng.standard_normal((2, 3, *size))
     out = MaxPool2d(kernel, stride)(Tensor(x))
     assert out.shape == (2, 3, *out_size)
@@ -64,12 +62,12 @@ def test_overlapping_windows_add_their_gradients():
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0, 0], [0, 10, 0], [0, 0, 0]])
 
 
-def test_max_pool_gradcheck_non_overlapping_and_overlapping():
+def test_max_pool_gradcheck_non_overlapping_and_overlapping(rng):
     gradcheck(lambda x: max_pool2d(x, 2), rng.standard_normal((2, 2, 5, 4)))
     gradcheck(lambda x: max_pool2d(x, 3, 2), rng.standard_normal((1, 2, 7, 6)))
 
 
-def test_avg_pool_values_and_sizes():
+def test_avg_pool_values_and_sizes(rng):
     x = rng.standard_normal((2, 3, 7, 8))
     out = AvgPool2d(3, 2)(Tensor(x))
     assert out.shape == (2, 3, 3, 3)
@@ -85,7 +83,7 @@ def test_avg_pool_gradient_is_shared_by_the_window():
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0.25, 0.5, 0.25], [0.5, 1, 0.5], [0.25, 0.5, 0.25]])
 
 
-def test_avg_pool_gradcheck():
+def test_avg_pool_gradcheck(rng):
     gradcheck(lambda x: avg_pool2d(x, 2), rng.standard_normal((2, 2, 5, 4)))
     gradcheck(lambda x: avg_pool2d(x, 3, 2), rng.standard_normal((1, 2, 7, 6)))
 

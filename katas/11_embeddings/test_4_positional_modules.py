@@ -7,8 +7,7 @@ from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import Tensor
 from tinytorch.nn import PositionalEmbedding, SinusoidalPositionalEncoding
 
-rng = np.random.default_rng(4)
-X = rng.standard_normal((2, 5, 6)).astype(np.float32)     # (B, T, dim)
+X = np.random.default_rng(4).standard_normal((2, 5, 6)).astype(np.float32)     # (B, T, dim)
 
 
 def test_the_learned_table_is_a_parameter():
@@ -31,7 +30,7 @@ def test_start_shifts_the_positions():
                                X[:, :2] + pos.weight.numpy()[5:7], rtol=1e-6)
 
 
-def test_the_table_gradient_sums_over_the_batch_and_skips_unused_positions():
+def test_the_table_gradient_sums_over_the_batch_and_skips_unused_positions(rng):
     pos = PositionalEmbedding(8, 6, rng=0)
     x = Tensor(X, requires_grad=True)
     upstream = rng.standard_normal(X.shape).astype(np.float32)
@@ -41,7 +40,7 @@ def test_the_table_gradient_sums_over_the_batch_and_skips_unused_positions():
     np.testing.assert_array_equal(x.grad.numpy(), upstream)
 
 
-def test_gradcheck_of_the_learned_table():
+def test_gradcheck_of_the_learned_table(rng):
     pos = PositionalEmbedding(7, 3, rng=0)
 
     def add_positions(table, x):
@@ -74,5 +73,5 @@ def test_sinusoidal_encoding_adds_the_fixed_table_and_learns_nothing(vaswani):
     assert enc(Tensor(X)).dtype == np.float32
 
 
-def test_sinusoidal_encoding_passes_the_gradient_to_its_input():
+def test_sinusoidal_encoding_passes_the_gradient_to_its_input(rng):
     gradcheck(lambda x: SinusoidalPositionalEncoding(10, 3)(x, start=1) * x, rng.standard_normal((2, 4, 3)))

@@ -7,8 +7,7 @@ import pytest
 
 from tinytorch.nn import masked_softmax
 
-rng = np.random.default_rng(2)
-SCORES = rng.standard_normal((2, 3, 5)) * 3          # (batch, queries, keys): keys are the last axis
+SCORES = np.random.default_rng(2).standard_normal((2, 3, 5)) * 3          # (batch, queries, keys): keys are the last axis
 
 
 def softmax_of_kept(row: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -25,7 +24,7 @@ def test_without_a_mask_it_is_the_softmax_over_the_keys():
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0)
 
 
-def test_masked_keys_get_exactly_zero_and_the_rest_still_sums_to_one():
+def test_masked_keys_get_exactly_zero_and_the_rest_still_sums_to_one(rng):
     keep = rng.random((2, 3, 5)) > 0.4
     keep[..., 0] = True
     weights = masked_softmax(SCORES, keep)

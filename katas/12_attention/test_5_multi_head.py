@@ -8,9 +8,8 @@ from tinytorch.core import Tensor
 from tinytorch.core.autograd import no_grad
 from tinytorch.nn import MultiHeadAttention, padding_mask
 
-rng = np.random.default_rng(21)
 B, T, C, H = 2, 5, 12, 3
-X = rng.standard_normal((B, T, C)).astype(np.float32)
+X = np.random.default_rng(21).standard_normal((B, T, C)).astype(np.float32)
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
@@ -65,7 +64,7 @@ def test_causal_attention_matches_the_per_head_computation(numpy_attention):
                                rtol=1e-4, atol=1e-5)
 
 
-def test_a_causal_layer_never_lets_a_token_see_the_future():
+def test_a_causal_layer_never_lets_a_token_see_the_future(rng):
     mha = MultiHeadAttention(C, H, causal=True, rng=3)
     before = mha(Tensor(X)).numpy()
     for t in range(T):
@@ -91,7 +90,7 @@ def test_padding_and_causal_masks_combine(numpy_attention):
     np.testing.assert_allclose(out, per_head_numpy(mha, X, numpy_attention, mask), rtol=1e-4, atol=1e-5)
 
 
-def test_gradcheck_through_the_inputs_and_every_projection():
+def test_gradcheck_through_the_inputs_and_every_projection(rng):
     mha = MultiHeadAttention(4, 2, causal=True, rng=6)
     weights = [getattr(mha, name).weight.numpy() for name in PROJECTIONS]
     biases = [getattr(mha, name).bias.numpy() + 0.1 for name in PROJECTIONS]

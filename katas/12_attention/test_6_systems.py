@@ -10,10 +10,9 @@ from tinytorch.core import Softmax, Tensor
 from tinytorch.nn import MultiHeadAttention, causal_mask, scaled_dot_product_attention
 
 BATCH, HEADS, HEAD_DIM = 4, 4, 16
-rng = np.random.default_rng(0)
 
 
-def heads(length):
+def heads(rng, length):
     shape = (BATCH, HEADS, length, HEAD_DIM)
     return [Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True) for _ in range(3)]
 
@@ -25,10 +24,10 @@ def composed_attention(q, k, v, mask):
     return Softmax(axis=-1)(scores) @ v
 
 
-def test_attention_memory_grows_with_the_square_of_the_sequence(metrics):
+def test_attention_memory_grows_with_the_square_of_the_sequence(metrics, rng):
     saved, peaks = {}, {}
     for length in (128, 256):
-        q, k, v = heads(length)
+        q, k, v = heads(rng, length)
         mask = causal_mask(length)
         out, peaks[length] = peak_bytes(
             lambda q=q, k=k, v=v, mask=mask: scaled_dot_product_attention(q, k, v, mask))
@@ -43,10 +42,10 @@ def test_attention_memory_grows_with_the_square_of_the_sequence(metrics):
     metrics.record("forward peak, 2T / T", ratio, "ratio")
 
 
-def test_flops_of_attention_are_quadratic_too(metrics):
+def test_flops_of_attention_are_quadratic_too(metrics, rng):
     flops = {}
     for length in (64, 128):
-        q, k, v = heads(length)
+        q, k, v = heads(rng, length)
         out = scaled_dot_product_attention(q, k, v)
         weights = out.grad_fn.arguments["weights"]
         # two matrix products, (T x d) @ (d x S) and (T x S) @ (S x d_v): 2 FLOPs per multiply-add
@@ -55,8 +54,8 @@ def test_flops_of_attention_are_quadratic_too(metrics):
     assert flops[128] == 4 * flops[64]
 
 
-def test_the_fused_operation_keeps_less_than_a_composed_one(metrics):
-    q, k, v = heads(128)
+def test_the_fused_operation_keeps_less_than_a_composed_one(metrics, rng):
+    q, k, v = heads(rng, 128)
     mask = causal_mask(128)
     fused, fused_peak = peak_bytes(lambda: scaled_dot_product_attention(q, k, v, mask))
     composed, composed_peak = peak_bytes(lambda: composed_attention(q, k, v, mask))
@@ -65,7 +64,7 @@ def test_the_fused_operation_keeps_less_than_a_composed_one(metrics):
     metrics.record("composed / fused attention forward peak", composed_peak / fused_peak, "ratio")
 
 
-def test_time_of_a_multi_head_attention_step(metrics):
+def test_time_of_a_multi_head_attention_step(metrics, rng):
     mha = MultiHeadAttention(128, 4, causal=True, rng=0)
     x = Tensor(rng.standard_normal((32, 64, 128)).astype(np.float32), requires_grad=True)
 

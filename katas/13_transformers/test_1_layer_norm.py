@@ -8,8 +8,7 @@ from tinytorch.core import Tensor
 from tinytorch.nn import LayerNorm
 from tinytorch.nn.transformers import layer_norm
 
-rng = np.random.default_rng(13)
-X = (rng.standard_normal((2, 3, 4)) * 3 + 1).astype(np.float32)    # (B, T, features)
+X = (np.random.default_rng(13).standard_normal((2, 3, 4)) * 3 + 1).astype(np.float32)    # (B, T, features)
 
 
 def test_parameters_start_as_the_identity_scale_and_shift():
@@ -60,14 +59,14 @@ def test_tokens_do_not_influence_each_other():
     np.testing.assert_array_equal(after.reshape(6, 4)[others], before.reshape(6, 4)[others])
 
 
-def test_gradcheck_of_input_scale_and_shift():
+def test_gradcheck_of_input_scale_and_shift(rng):
     gradcheck(lambda x, w, b: layer_norm(x, w, b), rng.standard_normal((2, 3, 5)),
               rng.standard_normal(5), rng.standard_normal(5))
     gradcheck(lambda x, w, b: layer_norm(x, w, b, eps=0.3), rng.standard_normal((4, 3)) * 0.5,
               rng.standard_normal(3), rng.standard_normal(3))
 
 
-def test_parameter_gradients_sum_over_every_token():
+def test_parameter_gradients_sum_over_every_token(rng):
     ln = LayerNorm(4)
     x = Tensor(X, requires_grad=True)
     upstream = rng.standard_normal(X.shape).astype(np.float32)

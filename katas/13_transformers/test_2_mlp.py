@@ -6,8 +6,7 @@ from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import Tensor
 from tinytorch.nn import MLP
 
-rng = np.random.default_rng(2)
-X = rng.standard_normal((2, 3, 8)).astype(np.float32)
+X = np.random.default_rng(2).standard_normal((2, 3, 8)).astype(np.float32)
 
 
 def test_two_linear_layers_dim_hidden_dim():
@@ -16,7 +15,7 @@ def test_two_linear_layers_dim_hidden_dim():
     assert shapes == {"fc.weight": (8, 32), "fc.bias": (32,), "proj.weight": (32, 8), "proj.bias": (8,)}
 
 
-def test_forward_is_proj_of_gelu_of_fc(formulas):
+def test_forward_is_proj_of_gelu_of_fc(formulas, rng):
     _, numpy_gelu = formulas
     mlp = MLP(8, 32, rng=0)
     mlp.fc.bias.data[:] = rng.standard_normal(32)
@@ -33,7 +32,7 @@ def test_each_token_goes_through_on_its_own():
                                rtol=1e-5, atol=1e-6)
 
 
-def test_gradcheck_through_the_mlp(float64):
+def test_gradcheck_through_the_mlp(float64, rng):
     mlp = float64(MLP(3, 6, rng=3))
 
     def run(x, w1, w2):

@@ -7,9 +7,8 @@ from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import Tensor
 from tinytorch.nn import MLP, LayerNorm, MultiHeadAttention, TransformerBlock
 
-rng = np.random.default_rng(3)
 B, T, C, H = 2, 5, 8, 2
-X = rng.standard_normal((B, T, C)).astype(np.float32)
+X = np.random.default_rng(3).standard_normal((B, T, C)).astype(np.float32)
 
 
 def silence(linear):
@@ -48,7 +47,7 @@ def test_each_branch_is_added_to_the_residual_stream():
     np.testing.assert_allclose(block(x).numpy(), X + block.mlp(block.ln2(x)).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_pre_norm_composition():
+def test_pre_norm_composition(rng):
     """x1 = x + attn(ln1(x)); out = x1 + mlp(ln2(x1)): the MLP sees the attention's result."""
     block = TransformerBlock(C, H, rng=3)
     block.ln1.weight.data[:] = rng.uniform(0.5, 1.5, C)
@@ -61,7 +60,7 @@ def test_pre_norm_composition():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
-def test_the_block_is_causal():
+def test_the_block_is_causal(rng):
     block = TransformerBlock(C, H, rng=4)
     before = block(Tensor(X)).numpy()
     changed = X.copy()
@@ -81,7 +80,7 @@ def test_dropout_acts_in_training_only():
 
 
 @pytest.mark.parametrize("seed", [6, 7])
-def test_gradcheck_through_a_block(float64, seed):
+def test_gradcheck_through_a_block(float64, seed, rng):
     block = float64(TransformerBlock(4, 2, mlp_ratio=2, rng=seed))
 
     def run(x, ln1_weight, qkv_weight, fc_weight):

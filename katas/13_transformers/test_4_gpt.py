@@ -16,8 +16,7 @@ from tinytorch.nn import (
 from tinytorch.optim import Adam
 
 V, L, C = 11, 8, 16
-rng = np.random.default_rng(4)
-IDS = rng.integers(0, V, (3, 6))
+IDS = np.random.default_rng(4).integers(0, V, (3, 6))
 
 
 def tiny_gpt(seed=0, **kwargs):
@@ -45,7 +44,7 @@ def test_logits_for_every_position():
     assert logits.shape == (3, 6, V) and logits.dtype == np.float32
 
 
-def test_forward_is_the_composition_of_the_parts():
+def test_forward_is_the_composition_of_the_parts(rng):
     model = tiny_gpt(seed=1)
     model.ln_f.bias.data[:] = rng.standard_normal(C)
     x = model.position_embedding(model.token_embedding(Tensor(IDS)))
@@ -62,7 +61,7 @@ def test_position_matters():
     assert not np.allclose(logits[1], logits[2])
 
 
-def test_logits_at_t_never_depend_on_later_tokens():
+def test_logits_at_t_never_depend_on_later_tokens(rng):
     model = tiny_gpt(seed=5)
     before = model(Tensor(IDS)).numpy()
     for t in range(IDS.shape[1]):
@@ -73,7 +72,7 @@ def test_logits_at_t_never_depend_on_later_tokens():
         assert not np.allclose(after[:, t], before[:, t])
 
 
-def test_bad_token_batches_are_clear_errors():
+def test_bad_token_batches_are_clear_errors(rng):
     model = tiny_gpt()
     with pytest.raises(ValueError, match=r"\(6,\)"):
         model(Tensor(IDS[0]))
@@ -83,7 +82,7 @@ def test_bad_token_batches_are_clear_errors():
         model(Tensor([[1, V]]))
 
 
-def test_language_model_loss_is_the_mean_cross_entropy_over_every_position():
+def test_language_model_loss_is_the_mean_cross_entropy_over_every_position(rng):
     logits = rng.standard_normal((3, 6, V)).astype(np.float32)
     targets = rng.integers(0, V, (3, 6))
     flat = logits.reshape(-1, V).astype(np.float64)

@@ -39,11 +39,10 @@ from tinytorch.systems.profiling import (
     positional_rule,
 )
 
-rng = np.random.default_rng(14)
-
 
 def real_output_shape(layer, shape, ids=False):
     """The shape a real forward produces on a random input of ``shape``."""
+    rng = np.random.default_rng(14)
     data = rng.integers(0, 10, shape) if ids else rng.standard_normal(shape).astype(np.float32)
     with no_grad():
         return tuple(layer(data if ids else Tensor(data)).shape)

@@ -7,16 +7,15 @@ from tinytorch.core import Tensor
 from tinytorch.systems.memoization import KVCache
 
 B, H, L, D = 2, 3, 10, 4
-rng = np.random.default_rng(0)
 
 
-def step(length, dtype=np.float32):
+def step(rng, length, dtype=np.float32):
     """Random keys and values for ``length`` new positions, different in every row and head."""
     return (Tensor(rng.standard_normal((B, H, length, D)).astype(dtype)),
             Tensor(rng.standard_normal((B, H, length, D)).astype(dtype)))
 
 
-def test_buffers_are_allocated_once_at_full_size():
+def test_buffers_are_allocated_once_at_full_size(rng):
     cache = KVCache(B, H, L, D)
     assert cache.keys.shape == cache.values.shape == (B, H, L, D)
     assert cache.keys.dtype == cache.values.dtype == np.float32
@@ -24,15 +23,15 @@ def test_buffers_are_allocated_once_at_full_size():
     assert cache.nbytes == 2 * B * H * L * D * 4 == cache.keys.nbytes + cache.values.nbytes
     assert KVCache(B, H, L, D, dtype=np.float64).nbytes == 2 * B * H * L * D * 8
     keys_before = cache.keys
-    cache.update(*step(3))
+    cache.update(*step(rng, 3))
     assert cache.keys is keys_before and cache.nbytes == 2 * B * H * L * D * 4
 
 
-def test_update_returns_every_position_so_far_oldest_first():
+def test_update_returns_every_position_so_far_oldest_first(rng):
     cache = KVCache(B, H, L, D)
     all_k, all_v = [], []
     for new in [3, 1, 1, 2, 1]:                  # a prefill of 3, then steps (one of 2 tokens)
-        k, v = step(new)
+        k, v = step(rng, new)
         all_k.append(k.numpy())
         all_v.append(v.numpy())
         keys, values = cache.update(k, v)
@@ -43,10 +42,10 @@ def test_update_returns_every_position_so_far_oldest_first():
         np.testing.assert_array_equal(values.numpy(), np.concatenate(all_v, axis=2))
 
 
-def test_update_returns_views_of_the_buffers_not_copies():
+def test_update_returns_views_of_the_buffers_not_copies(rng):
     cache = KVCache(B, H, L, D)
-    first_keys, first_values = cache.update(*step(2))
-    later_keys, _ = cache.update(*step(1))
+    first_keys, first_values = cache.update(*step(rng, 2))
+    later_keys, _ = cache.update(*step(rng, 1))
     assert np.shares_memory(later_keys.numpy(), cache.keys)
     assert np.shares_memory(first_values.numpy(), cache.values)
     # writing position 2 left the view of positions 0..1 as it was
@@ -63,35 +62,35 @@ def test_rows_of_the_batch_stay_apart():
                                                                [200, 201, 202, 203]])
 
 
-def test_reset_starts_again_from_position_zero():
+def test_reset_starts_again_from_position_zero(rng):
     cache = KVCache(B, H, L, D)
-    cache.update(*step(4))
+    cache.update(*step(rng, 4))
     cache.reset()
     assert cache.length == 0 and cache.nbytes == 2 * B * H * L * D * 4
-    k, v = step(2)
+    k, v = step(rng, 2)
     keys, values = cache.update(k, v)
     assert keys.shape == (B, H, 2, D)
     np.testing.assert_array_equal(keys.numpy(), k.numpy())
     np.testing.assert_array_equal(values.numpy(), v.numpy())
 
 
-def test_a_full_cache_refuses_more_and_keeps_what_it_has():
+def test_a_full_cache_refuses_more_and_keeps_what_it_has(rng):
     cache = KVCache(B, H, L, D)
-    k, v = step(L - 1)
+    k, v = step(rng, L - 1)
     cache.update(k, v)
     with pytest.raises(ValueError, match=r"max_len=10"):
-        cache.update(*step(2))
+        cache.update(*step(rng, 2))
     assert cache.length == L - 1
-    keys, _ = cache.update(*step(1))                    # the last free position still works
+    keys, _ = cache.update(*step(rng, 1))   # the last free position still works
     assert cache.length == L
     np.testing.assert_array_equal(keys.numpy()[:, :, :L - 1], k.numpy())
     with pytest.raises(ValueError, match="full"):
-        cache.update(*step(1))
+        cache.update(*step(rng, 1))
 
 
-def test_wrong_shapes_and_dtypes_are_refused_before_writing():
+def test_wrong_shapes_and_dtypes_are_refused_before_writing(rng):
     cache = KVCache(B, H, L, D)
-    k, v = step(2)
+    k, v = step(rng, 2)
     with pytest.raises(ValueError, match=r"\(2, 3, 2, 5\)"):
         cache.update(Tensor(np.zeros((B, H, 2, D + 1), np.float32)), Tensor(np.zeros((B, H, 2, D + 1), np.float32)))
     with pytest.raises(ValueError, match=r"\(2, 3, 1, 4\)"):
@@ -99,13 +98,13 @@ def test_wrong_shapes_and_dtypes_are_refused_before_writing():
     with pytest.raises(ValueError, match=r"\(1, 3, 2, 4\)"):
         cache.update(Tensor(k.numpy()[:1]), Tensor(v.numpy()[:1]))
     with pytest.raises(TypeError, match="float64"):
-        cache.update(*step(2, dtype=np.float64))
+        cache.update(*step(rng, 2, dtype=np.float64))
     assert cache.length == 0
 
 
 # -- a refused update changes nothing: not the length, not one number of either buffer -------
 
-def random_tensor(shape, dtype=np.float32) -> Tensor:
+def random_tensor(rng, shape, dtype=np.float32) -> Tensor:
     return Tensor(rng.standard_normal(shape).astype(dtype))
 
 
@@ -123,14 +122,14 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("name", list(REFUSALS))
-def test_a_refused_update_writes_nothing(name):
+def test_a_refused_update_writes_nothing(name, rng):
     cached, k_shape, v_shape, error = REFUSALS[name]
     cache = KVCache(B, H, L, D)
     if cached:
-        cache.update(*step(cached))
+        cache.update(*step(rng, cached))
     keys, values = cache.keys.copy(), cache.values.copy()
     with pytest.raises(error):
-        cache.update(random_tensor(k_shape), random_tensor(v_shape))
+        cache.update(random_tensor(rng, k_shape), random_tensor(rng, v_shape))
     assert cache.length == cached
     np.testing.assert_array_equal(cache.keys, keys, err_msg="a refused update wrote into the keys")
     np.testing.assert_array_equal(cache.values, values, err_msg="a refused update wrote into the values")
@@ -138,20 +137,20 @@ def test_a_refused_update_writes_nothing(name):
 
 @pytest.mark.parametrize("k_dtype, v_dtype", [(np.float64, np.float32), (np.float32, np.float64),
                                               (np.float16, np.float16)])
-def test_a_refused_dtype_writes_nothing(k_dtype, v_dtype):
+def test_a_refused_dtype_writes_nothing(k_dtype, v_dtype, rng):
     cache = KVCache(B, H, L, D)
-    cache.update(*step(3))
+    cache.update(*step(rng, 3))
     keys, values = cache.keys.copy(), cache.values.copy()
     with pytest.raises(TypeError):
-        cache.update(random_tensor((B, H, 2, D), k_dtype), random_tensor((B, H, 2, D), v_dtype))
+        cache.update(random_tensor(rng, (B, H, 2, D), k_dtype), random_tensor(rng, (B, H, 2, D), v_dtype))
     assert cache.length == 3
     np.testing.assert_array_equal(cache.keys, keys)
     np.testing.assert_array_equal(cache.values, values)
 
 
-def fill_in_one_prefill(cache):
+def fill_in_one_prefill(cache, rng):
     """Update with exactly max_len positions: all of them fit, and come back as given."""
-    k, v = step(L)
+    k, v = step(rng, L)
     keys, values = cache.update(k, v)
     assert cache.length == L
     np.testing.assert_array_equal(keys.numpy(), k.numpy())
@@ -159,34 +158,34 @@ def fill_in_one_prefill(cache):
     return k, v
 
 
-def test_a_prefill_of_exactly_max_len_fits_and_the_first_token_stays_first():
+def test_a_prefill_of_exactly_max_len_fits_and_the_first_token_stays_first(rng):
     cache = KVCache(B, H, L, D)
-    k, v = fill_in_one_prefill(cache)
+    k, v = fill_in_one_prefill(cache, rng)
     with pytest.raises(ValueError):
-        cache.update(*step(1))
+        cache.update(*step(rng, 1))
     assert cache.length == L
     np.testing.assert_array_equal(cache.keys, k.numpy(), err_msg="the refused token overwrote a position")
     np.testing.assert_array_equal(cache.values, v.numpy())
 
 
-def test_token_by_token_to_capacity_keeps_the_first_token_through_refusals():
+def test_token_by_token_to_capacity_keeps_the_first_token_through_refusals(rng):
     cache = KVCache(B, H, L, D)
-    first_k, first_v = step(1)
+    first_k, first_v = step(rng, 1)
     cache.update(first_k, first_v)
     for _ in range(L - 1):
         with pytest.raises(ValueError):
-            cache.update(*step(L))                    # refused on the way: nothing moves
-        keys, values = cache.update(*step(1))
+            cache.update(*step(rng, L))   # refused on the way: nothing moves
+        keys, values = cache.update(*step(rng, 1))
     assert cache.length == L
     np.testing.assert_array_equal(keys.numpy()[:, :, :1], first_k.numpy())
     np.testing.assert_array_equal(values.numpy()[:, :, :1], first_v.numpy())
 
 
-def test_after_reset_the_whole_capacity_is_free_again():
+def test_after_reset_the_whole_capacity_is_free_again(rng):
     cache = KVCache(B, H, L, D)
-    cache.update(*step(L))
+    cache.update(*step(rng, L))
     cache.reset()
     with pytest.raises(ValueError):
-        cache.update(*step(L + 1))
+        cache.update(*step(rng, L + 1))
     assert cache.length == 0
-    fill_in_one_prefill(cache)
+    fill_in_one_prefill(cache, rng)

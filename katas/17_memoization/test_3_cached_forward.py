@@ -9,8 +9,7 @@ from tinytorch.systems.memoization import GPTCache, KVCache, cached_forward
 
 VOCAB, MAX_LEN, DIM, LAYERS, HEADS = 13, 12, 16, 2, 2
 EXACT = 1e-9          # float64: cached and full forwards differ only by rounding (about 1e-15)
-rng = np.random.default_rng(1)
-SEQUENCE = rng.integers(0, VOCAB, (2, MAX_LEN))
+SEQUENCE = np.random.default_rng(1).integers(0, VOCAB, (2, MAX_LEN))
 
 
 @pytest.fixture
@@ -93,7 +92,7 @@ def test_float32_cached_logits_agree_to_1e_5(small_gpt):
         np.testing.assert_allclose(step[:, 0], full(model, SEQUENCE[:, :t + 1])[:, -1], rtol=0, atol=1e-5)
 
 
-def test_rows_of_a_batch_do_not_mix(small_gpt):
+def test_rows_of_a_batch_do_not_mix(small_gpt, rng):
     model = small_gpt(seed=6)
     prompts = rng.integers(0, VOCAB, (3, 6))
     together = GPTCache(model, batch_size=3)

@@ -8,8 +8,7 @@ from tinytorch.nn import GPT
 from tinytorch.systems.memoization import generate_cached
 
 VOCAB, MAX_LEN = 17, 16
-rng = np.random.default_rng(2)
-PROMPTS = rng.integers(0, VOCAB, (3, 5))
+PROMPTS = np.random.default_rng(2).integers(0, VOCAB, (3, 5))
 
 
 def model(seed=0, **kwargs):
@@ -66,7 +65,7 @@ def test_rows_of_a_batch_are_generated_independently():
         np.testing.assert_array_equal(together[row], alone[0])
 
 
-def test_past_max_len_the_window_slides_exactly_as_in_generate(token_counter):
+def test_past_max_len_the_window_slides_exactly_as_in_generate(token_counter, rng):
     gpt = model(seed=6)
     steps = token_counter(gpt)
     cached = generate_cached(gpt, PROMPTS, max_new_tokens=15, temperature=1.5, rng=3).numpy()
