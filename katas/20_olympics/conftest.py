@@ -43,9 +43,10 @@ def lab() -> dict[str, Any]:
     return dict(LAB)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lab_benchmark() -> Callable[..., Any]:
-    """``lab_benchmark(step)``: kata 19's Benchmark on a StepClock, in the LAB environment."""
+    """``lab_benchmark(step)``: kata 19's Benchmark on a StepClock, in the LAB environment
+    (each call makes a new one, with a clock of its own)."""
     from tinytorch.systems.benchmarking import Benchmark
 
     def make(step: float = 2.0 ** -14, environment: dict | None = None) -> Any:

@@ -74,3 +74,35 @@ def test_below_the_qualifying_accuracy_there_is_no_score():
 def test_impossible_figures_are_refused(arguments, problem):
     with pytest.raises(ValueError, match=problem):
         combined_score(*arguments)
+
+
+# -- the TinyTalks task: its own baseline and qualifying accuracy ------------------------------
+
+def test_the_tinytalks_rules_are_the_documented_constants():
+    from tinytorch.systems.olympics import TASKS, TINYTALKS
+
+    rules = TASKS[TINYTALKS]
+    assert (rules.baseline_error, rules.baseline_latency_seconds, rules.baseline_model_bytes) == (0.2, 1e-3,
+                                                                                                   1_000_000)
+    assert rules.min_accuracy == 0.5 and TASKS["digits"].min_accuracy == MIN_ACCURACY
+    assert combined_score(0.8, 1e-3, 1_000_000, TINYTALKS) == pytest.approx(0.0, abs=1e-12), (
+        "the TinyTalks baseline scores 0")
+
+
+@pytest.mark.parametrize("accuracy, latency, model_bytes, expected", [
+    (0.8, 1e-3, 1_000_000, 0.0),         # the baseline: the 2017 milestone's 80 %, 1 ms per token, 1 MB
+    (0.9, 1e-3, 1_000_000, 2.0),         # half the wrong answers: 2 points
+    (0.8, 2.5e-4, 4_000_000, 0.0),       # four times faster per token, four times the bytes
+    (0.6, 5e-4, 250_000, -2.0 + 1.0 + 2.0),
+])
+def test_the_tinytalks_task_scores_against_its_own_baseline(accuracy, latency, model_bytes, expected):
+    assert combined_score(accuracy, latency, model_bytes, "tinytalks") == pytest.approx(expected, abs=1e-9)
+
+
+def test_each_task_has_its_own_qualifying_accuracy():
+    assert combined_score(0.5, 1e-3, 1_000_000, "tinytalks") == pytest.approx(2 * math.log2(0.2 / 0.5), abs=1e-9)
+    assert combined_score(0.499, 1e-3, 1_000_000, "tinytalks") is None
+    assert combined_score(0.6, 1e-4, 100_000) is None, "the digits ask 90 %"
+    assert combined_score(0.6, 1e-4, 100_000, "digits") is None
+    with pytest.raises(ValueError, match="latency_seconds=0.0"):
+        combined_score(0.3, 0.0, 1_000_000, "tinytalks")

@@ -151,3 +151,41 @@ def test_a_malformed_leaderboard_says_what_is_wrong(tmp_path, field, edit, probl
     with pytest.raises(ValueError, match=problem) as error:
         Leaderboard.load(path)
     assert str(path) in str(error.value)
+
+
+# -- a TinyTalks board ------------------------------------------------------------------------
+
+@pytest.fixture
+def talks_board(make_entry, lab):
+    """A TinyTalks board: latencies per token, with (``latency``) and without the KV cache."""
+    board = Leaderboard(environment={**lab, "task": "tinytalks"})
+    for entry in [
+        make_entry("ada", accuracy=0.95, latency=2e-3, uncached=3e-3, model_bytes=2_000_000),   # score 2
+        make_entry("bob", accuracy=0.80, latency=1e-3, uncached=8e-3, model_bytes=1_000_000),   # 0
+        make_entry("cy", accuracy=0.60, latency=5e-4, uncached=6e-4, model_bytes=250_000),      # 1
+        make_entry("dee", accuracy=0.40, latency=1e-4, uncached=1e-4, model_bytes=10_000),      # below 50 %
+    ]:
+        board.add(entry)
+    return board
+
+
+@pytest.mark.parametrize("event, expected", [
+    ("combined", [(1, "ada"), (2, "cy"), (3, "bob"), (None, "dee")]),
+    ("accuracy", [(1, "ada"), (2, "bob"), (3, "cy"), (4, "dee")]),
+    ("latency", [(1, "cy"), (2, "bob"), (3, "ada"), (None, "dee")]),
+    ("latency_no_cache", [(1, "cy"), (2, "ada"), (3, "bob"), (None, "dee")]),
+    ("bytes", [(1, "cy"), (2, "bob"), (3, "ada"), (None, "dee")]),
+])
+def test_a_tinytalks_board_ranks_its_own_events(talks_board, event, expected):
+    # 60 % qualifies here (the task's bar is 50 %); it would not on the digits' board
+    assert names(talks_board.ranking(event)) == expected
+
+
+def test_each_board_knows_only_its_tasks_events(talks_board, field, board_of):
+    with pytest.raises(ValueError, match="'throughput'.*latency_no_cache"):
+        talks_board.ranking("throughput")
+    with pytest.raises(ValueError, match="'latency_no_cache'"):
+        board_of(field).ranking("latency_no_cache")
+    lines = talks_board.table("latency_no_cache").splitlines()
+    assert "exact %" in lines[1] and "ms/token" in lines[1]
+    assert lines[3].split()[:4] == ["1", "cy", "+1.00", "60.0"]

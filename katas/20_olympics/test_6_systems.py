@@ -120,3 +120,47 @@ def test_the_combined_score_weighs_bytes_against_latency(olympics, metrics):
     assert math.log2(base.model_bytes / half.model_bytes) > 0.9
     metrics.record("float16-stored / float32 median latency", half.latency_seconds / base.latency_seconds,
                    "ratio")
+
+
+# -- a TinyGPT on the TinyTalks board ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def talks_olympics(tmp_path_factory):
+    """An untrained TinyGPT over bytes (64 wide, 2 blocks of 4 heads, 288 positions), saved
+    and measured under the rules with their real benchmark, then saved again with float16
+    weights. Its answers are wrong (it never trained); its costs are those of any model of
+    its size."""
+    from tinytorch.data import BPETokenizer
+    from tinytorch.nn import GPT
+    from tinytorch.systems.olympics import TinyTalker, measure, save_talker
+
+    model = GPT(257, 288, 64, num_layers=2, num_heads=4, mlp_ratio=4, rng=2017)
+    talker = TinyTalker(model.eval(), BPETokenizer([], ["<|endoftext|>"]))
+    folder = tmp_path_factory.mktemp("talks-systems")
+    save_talker(folder / "tiny.npz", talker)
+    start = time.perf_counter()
+    measured = measure(folder / "tiny.npz", rules_benchmark())
+    measure_seconds = time.perf_counter() - start
+    for parameter in model.parameters():
+        parameter.data = parameter.data.astype(np.float16)
+    half_bytes = save_talker(folder / "half.npz", talker)
+    return measured, half_bytes, measure_seconds
+
+
+def test_a_tinygpt_per_token_with_and_without_the_kv_cache(talks_olympics, metrics):
+    measured, half_bytes, measure_seconds = talks_olympics
+    cached, uncached = measured.latency.summary.median, measured.uncached.summary.median
+    assert measured.task == "tinytalks" and measured.test_images == 544
+    # Without the cache every new token runs the whole context again, with it one position:
+    # shown, not asserted. At this size Python's cost per call is much of either, and the
+    # cache's bookkeeping can cost as much as it saves (kata 17 shows it win at 256 tokens).
+    metrics.record("TinyGPT latency per token, KV cache", cached, "seconds")
+    metrics.record("TinyGPT latency per token, no cache", uncached, "seconds")
+    metrics.record("TinyGPT: no cache / KV cache, per token", uncached / cached, "ratio")
+    metrics.record("measuring one TinyTalks model (544 questions, 10 x 16 tokens twice)", measure_seconds,
+                   "seconds")
+    # Bytes are facts: float16 weights halve the file (they load back into the float32 GPT).
+    assert half_bytes < 0.55 * measured.model_bytes, (
+        f"{half_bytes:,} bytes in float16, {measured.model_bytes:,} in float32")
+    metrics.record("TinyGPT model file, float32", measured.model_bytes, "bytes")
+    metrics.record("TinyGPT model file, float16 weights", half_bytes, "bytes")

@@ -1,10 +1,11 @@
 """Kata 20: the Olympics, where optimized models compete under fixed rules.
 
-(This file holds every function the kata asks you to write, so it is longer than the
-others; what is given lives beside it: the rules as constants in ``olympics_rules``,
-reading strangers' files in ``olympics_files``, the layer registry and the architecture's
-checks in ``olympics_layers``, the command line in ``olympics_cli``. Every name is
-importable from here.)
+(This file holds every function the kata asks you to write for the digits, so it is
+longer than the others; the TinyTalks task, a TinyGPT answering questions, is in
+``olympics_talks`` with its two. What is given lives beside them: the rules as constants
+in ``olympics_rules``, reading strangers' files in ``olympics_files``, the layer registry
+and the architecture's checks in ``olympics_layers``, the command line in
+``olympics_cli``. Every name is importable from here.)
 
 You have built a framework, trained models with it, and learned four ways to make them
 cheaper (quantization, compression, caching, acceleration) and one way to measure them
@@ -77,6 +78,14 @@ for ``Linear(20000, 20000)``, 1.6 GB) against ``MAX_PARAMETERS`` and
 take one byte each, float16 ones two, and zeros from pruning (kata 16) compress to almost
 nothing, so **model bytes** (the file's size on disk, what you would ship) reward all three.
 
+**Two tasks, one set of rules.** The events above are the digits' task. The TinyTalks task
+(``olympics_talks``) ranks language models: a TinyGPT and its tokenizer in one model file,
+the share of TinyTalks' test questions it answers exactly, its latency per generated token
+with and without the KV cache, and its bytes. Each task has its own baseline, qualifying
+accuracy and events (``TASKS`` in ``olympics_rules``); the model file says which task it is
+for (``"task"``, absent for the digits), every entry and every board names its task, and a
+board holds one task only. Everything below holds for both.
+
 **Trust, but verify.** A submission is a JSON file next to the model file that names the
 entrant and *claims* the accuracy, the bytes, the latency and the throughput measured on
 the submitter's machine, with the model's digest: a SHA-256 of the archive's contents
@@ -111,9 +120,9 @@ Command line (``olympics_cli``)::
 
     python -m tinytorch.systems.olympics submit MODEL.npz --name NAME [--out SUBMISSION.json]
     python -m tinytorch.systems.olympics verify SUBMISSION.json ... [--leaderboard BOARD.json]
-                                         [--test-set DIGITS.npz] [--event E]
+                                         [--task T] [--test-set FILE] [--event E]
     python -m tinytorch.systems.olympics leaderboard BOARD.json ... [--models FOLDER ...]
-                                         [--test-set DIGITS.npz] [--event E] [--out MERGED.json]
+                                         [--test-set FILE] [--event E] [--out MERGED.json]
 """
 
 from __future__ import annotations
@@ -124,10 +133,10 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from tabulate import tabulate
@@ -136,15 +145,27 @@ from ..core.autograd import no_grad
 from ..core.tensor import Tensor
 from ..data.tinydigits import load_tinydigits
 from ..nn.layers import Sequential
-from ..training import checkpoint_digest, json_scalar
-from ..untrusted import read_json_entry, read_npz
+from ..training import checkpoint_digest
+from ..untrusted import read_npz
 from .benchmarking import Benchmark, BenchmarkResult
-from .olympics_files import check_name, json_field, read_json, regular_file_size, require_schema, short_repr
+from .olympics_files import (
+    check_name,
+    json_field,
+    model_task,
+    read_architecture,
+    read_json,
+    read_model_arrays,
+    regular_file_size,
+    require_schema,
+    short_repr,
+    write_model_file,
+)
 from .olympics_layers import LAYER_TYPES, LayerType, QuantizedLayerType, check_architecture
 from .olympics_rules import (
     BASELINE_ERROR,
     BASELINE_LATENCY_SECONDS,
     BASELINE_MODEL_BYTES,
+    DIGITS,
     ERROR_FLOOR,
     EVAL_BATCH_SIZE,
     EVENTS,
@@ -159,7 +180,6 @@ from .olympics_rules import (
     MAX_SUBMISSION_BYTES,
     MAX_TEST_SET_BYTES,
     MIN_ACCURACY,
-    MODEL_ARRAY_KINDS,
     MODEL_FORMAT,
     MODEL_VERSION,
     NUM_CLASSES,
@@ -167,45 +187,71 @@ from .olympics_rules import (
     PIXEL_SCALE,
     RULES_VERSION,
     SHA256_PATTERN,
+    SHIPPED_TALKS_SHA256,
     SHIPPED_TEST_SET_SHA256,
     SPEC_KEY,
     SUBMISSION_SCHEMA,
     SUBMISSION_VERSION,
+    TALKS_EVENTS,
+    TALKS_LATENCY_PROMPTS,
+    TALKS_LATENCY_TOKENS,
+    TASK_KEY,
+    TASKS,
     TEST_SET_KEY,
+    TINYTALKS,
     WEIGHT_ACCURACY,
     WEIGHT_BYTES,
     WEIGHT_LATENCY,
+    Task,
+)
+from .olympics_talks import (
+    TalksTestSet,
+    TinyTalker,
+    count_exact_answers,
+    exact_answers,
+    load_talker,
+    load_talks_test_set,
+    save_talker,
+    shipped_talks,
+    token_latencies,
 )
 
-# Every public name, with the rules (olympics_rules) and the layer registry (olympics_layers).
+# Every public name, with the rules (olympics_rules), the layer registry (olympics_layers)
+# and the TinyTalks task (olympics_talks).
 __all__ = [
-    "BASELINE_ERROR", "BASELINE_LATENCY_SECONDS", "BASELINE_MODEL_BYTES", "ERROR_FLOOR",
+    "BASELINE_ERROR", "BASELINE_LATENCY_SECONDS", "BASELINE_MODEL_BYTES", "DIGITS", "ERROR_FLOOR",
     "EVAL_BATCH_SIZE", "EVENTS", "INPUT_SHAPE", "LATENCY_QUERIES", "LATENCY_WARMUP", "LAYER_TYPES",
     "LEADERBOARD_SCHEMA", "LEADERBOARD_VERSION", "MACHINE_KEYS", "MIN_ACCURACY", "MODEL_FORMAT",
     "MODEL_VERSION", "NUM_CLASSES", "OFFLINE_REPEATS", "PIXEL_SCALE", "RULES_VERSION",
-    "SHIPPED_TEST_SET_SHA256", "SPEC_KEY", "SUBMISSION_SCHEMA", "SUBMISSION_VERSION", "TEST_SET_KEY",
+    "SHIPPED_TALKS_SHA256", "SHIPPED_TEST_SET_SHA256", "SPEC_KEY", "SUBMISSION_SCHEMA",
+    "SUBMISSION_VERSION", "TALKS_EVENTS", "TASKS", "TASK_KEY", "TEST_SET_KEY", "TINYTALKS",
     "WEIGHT_ACCURACY", "WEIGHT_BYTES", "WEIGHT_LATENCY", "Claims", "Entry", "HeldOutSet", "LayerType",
-    "Leaderboard", "Measurement", "QuantizedLayerType", "RejectedSubmission", "Submission", "check_name",
-    "combined_score", "count_correct", "held_out_digits", "load_model", "load_test_set",
-    "machine_differences", "main", "measure", "model_digest", "read_model_arrays", "read_submission",
-    "rules_benchmark", "save_model", "shipped_test_set", "submit", "verify", "verify_on",
-    "write_submission",
+    "Leaderboard", "Measurement", "QuantizedLayerType", "RejectedSubmission", "Submission", "TalksTestSet",
+    "Task", "TestSet", "TinyTalker", "check_name", "combined_score", "count_correct",
+    "count_exact_answers", "exact_answers", "held_out_digits", "load_model", "load_talker",
+    "load_talks_test_set", "load_test_set", "machine_differences", "main", "measure", "measure_talker",
+    "model_digest", "model_task", "read_model_arrays", "read_submission", "rules_benchmark", "save_model",
+    "save_talker", "shipped_talks", "shipped_test_set", "submit", "task_test_set", "token_latencies",
+    "verify", "verify_on", "write_submission",
 ]
 
 
 # -- scoring --------------------------------------------------------------------------------
 
-def combined_score(accuracy: float, latency_seconds: float, model_bytes: int) -> float | None:
-    """The combined score of the module docstring, or None below ``MIN_ACCURACY``::
+def combined_score(accuracy: float, latency_seconds: float, model_bytes: int,
+                   task: str = DIGITS) -> float | None:
+    """The combined score of the module docstring, or None below the task's qualifying
+    accuracy. With ``rules = TASKS[task]`` (the digits unless ``task`` says otherwise)::
 
         error = max(1 - accuracy, ERROR_FLOOR)
-        score = WEIGHT_ACCURACY * log2(BASELINE_ERROR / error)
-              + WEIGHT_LATENCY * log2(BASELINE_LATENCY_SECONDS / latency_seconds)
-              + WEIGHT_BYTES * log2(BASELINE_MODEL_BYTES / model_bytes)
+        score = WEIGHT_ACCURACY * log2(rules.baseline_error / error)
+              + WEIGHT_LATENCY * log2(rules.baseline_latency_seconds / latency_seconds)
+              + WEIGHT_BYTES * log2(rules.baseline_model_bytes / model_bytes)
 
-    ``math.log2``, a float. An accuracy of exactly ``MIN_ACCURACY`` qualifies. The
+    ``math.log2``, a float. An accuracy of exactly ``rules.min_accuracy`` qualifies. The
     qualifying check comes after the checks of the arguments, so a bad figure is an error
-    even for a model that would not qualify.
+    even for a model that would not qualify. (For the digits, the baseline and the
+    qualifying accuracy are ``BASELINE_ERROR``, ..., ``MIN_ACCURACY``.)
 
     ``ValueError`` if ``accuracy`` is not in [0, 1], or the latency or the bytes are not
     finite and positive; the message names the figure at fault as ``name=value``
@@ -230,35 +276,12 @@ def save_model(path: str | Path, model: Any) -> int:
     - store each array of ``kind.arrays(step)`` under ``f"{index}/{name}"``, as it is (an
       int8 weight stays int8).
 
-    Then the architecture ``{"format": MODEL_FORMAT, "version": MODEL_VERSION,
-    "input_shape": list(INPUT_SHAPE), "layers": [...]}`` as ONE JSON text
-    (``json.dumps(..., default=json_scalar)``: a NumPy integer in a config becomes a
-    Python int) in a NumPy string array, ``np.array(text)``, under ``SPEC_KEY``. Write
-    everything with ``np.savez_compressed`` into a file you opened (``open(path, "wb")``;
-    given a name, NumPy would append ".npz"), and return ``os.path.getsize(path)``.
+    Then write the architecture ``{"format": MODEL_FORMAT, "version": MODEL_VERSION,
+    "input_shape": list(INPUT_SHAPE), "layers": [...]}`` and the arrays with
+    ``write_model_file(path, spec, arrays)`` (given: one JSON text under ``SPEC_KEY``, every
+    array as it is, compressed) and return the size it returns.
     """
     raise NotImplementedError("save_model: not implemented yet (kata 20 Olympics)")
-
-
-def read_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of the model file at ``path``, read without pickle and within the limits.
-
-    At most ``MAX_MODEL_FILE_BYTES`` on disk, and read by :func:`~tinytorch.untrusted.read_npz`,
-    which checks the zip directory and every array header before reading any data (at most
-    ``MAX_MODEL_FILE_BYTES`` unpacked, never pickled objects). Pickle is refused because
-    unpickling runs whatever code the file says; JSON text and numeric arrays can only ever
-    be data. Then every entry must hold numbers (``MODEL_ARRAY_KINDS``: a complex weight
-    would lose its imaginary part without a word when copied into a float layer), and
-    ``SPEC_KEY`` text. A file that is not such an archive is a ``ValueError`` naming the
-    file and the entry at fault; ``FileNotFoundError`` if there is none.
-    """
-    regular_file_size(Path(path), MAX_MODEL_FILE_BYTES, "model file")
-    arrays = read_npz(path, max_bytes=MAX_MODEL_FILE_BYTES)
-    for name, array in arrays.items():
-        if array.dtype.kind not in (MODEL_ARRAY_KINDS if name != SPEC_KEY else "U"):
-            raise ValueError(f"{path}: entry {name!r} holds {array.dtype} values; a model file holds "
-                             f"numbers ({MODEL_ARRAY_KINDS!r} kinds) and its {SPEC_KEY!r} as text")
-    return arrays
 
 
 def model_digest(path: str | Path) -> str:
@@ -272,15 +295,11 @@ def load_model(path: str | Path) -> Sequential:
     """Rebuild the model that :func:`save_model` wrote to ``path``, in ``eval()`` mode.
 
     The file comes from a stranger, so nothing is built before it has been checked.
-    ``read_model_arrays(path)`` reads it without pickle and within the limits. Then, each
-    problem a ``ValueError`` whose message starts with the path:
+    ``spec, arrays = read_architecture(path, DIGITS)`` (given) reads it without pickle and
+    within the limits, and returns its architecture (a JSON object of ``MODEL_FORMAT`` at
+    ``MODEL_VERSION``, for the digits) and its other arrays; it raises for a file that is
+    none of that. Then, each problem a ``ValueError`` whose message starts with the path:
 
-    - no ``SPEC_KEY`` entry: "not an Olympics model file"; then its text is read with
-      ``read_json_entry(path, SPEC_KEY, array)``, which refuses (naming the entry) a text
-      that is not a JSON object, too long, or nested too deep;
-    - a ``format`` other than ``MODEL_FORMAT`` or a ``version`` other than
-      ``MODEL_VERSION``: name what was found (``format 'onnx' version 2``) and what was
-      expected;
     - an ``input_shape`` other than ``list(INPUT_SHAPE)``: name the shape found;
     - ``layers`` that is not a non-empty list: "no layers";
     - then, BEFORE building any layer, ``check_architecture(layers, arrays, str(path))``:
@@ -318,6 +337,14 @@ class HeldOutSet:
     images: np.ndarray
     labels: np.ndarray
     sha256: str
+    task: ClassVar[str] = DIGITS
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def count(self, model_path: str | Path) -> int:
+        """How many of the digits the model file at ``model_path`` classifies right."""
+        return count_correct(load_model(model_path), self.images, self.labels)
 
     @classmethod
     def from_digits(cls, pixels: np.ndarray, labels: np.ndarray) -> HeldOutSet:
@@ -369,6 +396,21 @@ def load_test_set(path: str | Path) -> HeldOutSet:
     return HeldOutSet.from_digits(pixels, labels)
 
 
+TestSet = HeldOutSet | TalksTestSet
+"""What an accuracy is counted on: digits, or TinyTalks questions. Either has ``task``,
+``sha256``, ``len()`` and ``count(model_path)``, the number it gets right."""
+
+
+def task_test_set(task: str, path: str | Path | None = None) -> TestSet:
+    """The test set of ``task`` (a name in ``TASKS``) at ``path``, in that task's format
+    (:func:`load_test_set`, ``load_talks_test_set``), or its shipped one without a path."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; the tasks are {', '.join(TASKS)}")
+    if task == TINYTALKS:
+        return shipped_talks() if path is None else load_talks_test_set(path)
+    return shipped_test_set() if path is None else load_test_set(path)
+
+
 def rules_benchmark() -> Benchmark:
     """The harness the rules prescribe (kata 19), on ``time.perf_counter``."""
     return Benchmark(warmup=LATENCY_WARMUP, repeats=OFFLINE_REPEATS)
@@ -389,18 +431,42 @@ def count_correct(model: Callable[[Tensor], Tensor], images: np.ndarray, labels:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Everything the rules measure about one model file."""
+    """Everything the rules measure about one model file.
+
+    ``correct`` of ``test_images`` (digits, or TinyTalks questions) right, on the test set
+    ``test_set_sha256``. For the digits, ``latency`` is the single-stream latency per image
+    and ``offline`` the offline passes (throughput in images per second). For TinyTalks,
+    ``latency`` is the latency per generated token with the KV cache, ``uncached`` the same
+    without it, and there is no ``offline``: the throughput is the cached stream's tokens
+    per second.
+    """
 
     model_sha256: str
     model_bytes: int
     correct: int
     test_images: int
-    latency: BenchmarkResult     # single-stream: one latency per query
-    offline: BenchmarkResult     # offline: one duration per pass, throughput in images/s
+    latency: BenchmarkResult            # single-stream: one latency per query
+    offline: BenchmarkResult | None     # offline: one duration per pass, throughput in images/s
+    uncached: BenchmarkResult | None = None
+    task: str = DIGITS
+    test_set_sha256: str = SHIPPED_TEST_SET_SHA256
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.test_images
+
+    def figures(self) -> dict[str, Any]:
+        """The fields of an :class:`Entry` that this measurement gives: the accuracy, the
+        bytes, the median latency with its 95 % interval and p99, the throughput (offline,
+        or else the latency's), the task, the test set, and the median latency without
+        the cache (None for the digits)."""
+        latency = self.latency.summary
+        speed = self.latency if self.offline is None else self.offline
+        return {"accuracy": self.accuracy, "model_bytes": self.model_bytes, "latency_seconds": latency.median,
+                "latency_ci_low": latency.ci_low, "latency_ci_high": latency.ci_high,
+                "latency_p99_seconds": latency.p99, "throughput": float(speed.throughput or 0.0),
+                "task": self.task, "test_set_sha256": self.test_set_sha256,
+                "uncached_latency_seconds": None if self.uncached is None else self.uncached.summary.median}
 
 
 def measure(model_path: str | Path, benchmark: Benchmark | None = None) -> Measurement:
@@ -413,8 +479,28 @@ def measure(model_path: str | Path, benchmark: Benchmark | None = None) -> Measu
     - ``offline``: ``benchmark.offline`` on all the images, batches of ``EVAL_BATCH_SIZE``.
 
     ``benchmark`` defaults to :func:`rules_benchmark`; tests pass one with a fake clock.
+    A TinyTalks model file (``model_task(model_path) == TINYTALKS``) is measured by
+    :func:`measure_talker` (given) instead: return what it returns, with the same benchmark.
     """
     raise NotImplementedError("measure: not implemented yet (kata 20 Olympics)")
+
+
+def measure_talker(model_path: str | Path, benchmark: Benchmark) -> Measurement:
+    """Measure the TinyTalks model file at ``model_path`` under the rules (``olympics_talks``).
+
+    The answers to all the shipped test questions (``count_exact_answers``), and the
+    latencies per generated token with and without the KV cache (``token_latencies``) on
+    the first ``TALKS_LATENCY_PROMPTS`` test prompts, one at a time, each extended by
+    ``TALKS_LATENCY_TOKENS`` tokens.
+    """
+    talker = load_talker(model_path)
+    test_set = shipped_talks()
+    correct = count_exact_answers(talker, test_set.pairs)
+    prompts = [talker.prompt_ids(pair)[np.newaxis] for pair in test_set.pairs[:TALKS_LATENCY_PROMPTS]]
+    cached, uncached = token_latencies(talker, prompts, TALKS_LATENCY_TOKENS, benchmark)
+    return Measurement(model_sha256=model_digest(model_path), model_bytes=os.path.getsize(model_path),
+                       correct=correct, test_images=len(test_set), latency=cached, offline=None,
+                       uncached=uncached, task=TINYTALKS, test_set_sha256=test_set.sha256)
 
 
 # -- submissions ----------------------------------------------------------------------------
@@ -472,9 +558,9 @@ def write_submission(model_path: str | Path, name: str, path: str | Path | None 
     same folder as the model (else a ``ValueError`` saying it must be in the model's
     folder): the submission names the model by its bare file name, so the two travel
     together. Check the name first (:func:`check_name`).
-    The claims come from :func:`measure`: its accuracy, bytes, the median of the
-    single-stream latencies and the offline throughput; ``environment`` is the one the
-    benchmark results carry. Write ``json.dumps(submission.to_dict(), indent=2,
+    The claims come from :func:`measure`, as its ``figures()`` give them: the accuracy,
+    the bytes, the median latency and the throughput (for either task); ``environment`` is
+    the one the benchmark results carry. Write ``json.dumps(submission.to_dict(), indent=2,
     allow_nan=False)``.
     """
     raise NotImplementedError("write_submission: not implemented yet (kata 20 Olympics)")
@@ -516,6 +602,11 @@ class Entry:
     leaderboard file): a board that ranks an entry of latency 0, accuracy NaN or 5.0, or
     -1 bytes would rank a forgery first, so such an entry is a ``ValueError`` naming the
     field, never a row.
+
+    A TinyTalks entry (``task``) counts questions answered exactly in ``accuracy``, its
+    latencies are per generated token with the KV cache, its throughput tokens per second
+    of that stream, and it has one more figure: ``uncached_latency_seconds``, the median
+    latency per token without the cache. A digits entry has None there.
     """
 
     name: str
@@ -529,9 +620,20 @@ class Entry:
     throughput: float                # offline images per second, measured by the verifier
     claimed_latency_seconds: float   # what the submitter measured on their machine
     test_set_sha256: str = SHIPPED_TEST_SET_SHA256   # the digits the accuracy was counted on
+    task: str = DIGITS
+    uncached_latency_seconds: float | None = None    # TinyTalks: per token without the KV cache
 
     def __post_init__(self) -> None:
         check_name(self.name, "entry")
+        if self.task not in TASKS:
+            raise ValueError(f"field 'task' must be one of {', '.join(TASKS)}, got {short_repr(self.task)}")
+        figures = ["latency_seconds", "latency_ci_low", "latency_ci_high", "latency_p99_seconds", "throughput",
+                   "claimed_latency_seconds"]
+        if self.task == TINYTALKS:
+            figures.append("uncached_latency_seconds")
+        elif self.uncached_latency_seconds is not None:
+            raise ValueError(f"field 'uncached_latency_seconds' is a TinyTalks figure, a {self.task} entry "
+                             f"has none (null), got {short_repr(self.uncached_latency_seconds)}")
         for key in ("model_sha256", "test_set_sha256"):
             value = getattr(self, key)
             if not isinstance(value, str) or not SHA256_PATTERN.fullmatch(value):
@@ -542,8 +644,7 @@ class Entry:
                 or not 0 < self.model_bytes <= MAX_MODEL_FILE_BYTES):
             raise ValueError(f"field 'model_bytes' must be an integer from 1 to {MAX_MODEL_FILE_BYTES:,} "
                              f"(the largest model file), got {short_repr(self.model_bytes)}")
-        for key in ("latency_seconds", "latency_ci_low", "latency_ci_high", "latency_p99_seconds",
-                    "throughput", "claimed_latency_seconds"):
+        for key in figures:
             value = getattr(self, key)
             if not (isinstance(value, float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"field {key!r} must be a finite positive float, got {short_repr(value)}")
@@ -553,11 +654,11 @@ class Entry:
 
     @property
     def combined(self) -> float | None:
-        return combined_score(self.accuracy, self.latency_seconds, self.model_bytes)
+        return combined_score(self.accuracy, self.latency_seconds, self.model_bytes, self.task)
 
     @property
     def qualified(self) -> bool:
-        return self.accuracy >= MIN_ACCURACY
+        return self.accuracy >= TASKS[self.task].min_accuracy
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -570,12 +671,14 @@ class Entry:
         values = {"name": json_field(data, "name", str, where),
                   "model_sha256": json_field(data, "model_sha256", str, where),
                   "test_set_sha256": json_field(data, "test_set_sha256", str, where),
+                  "task": json_field(data, "task", str, where),
                   "model_bytes": json_field(data, "model_bytes", int, where)}
         for key in ("accuracy", "latency_seconds", "latency_ci_low", "latency_ci_high",
-                    "latency_p99_seconds", "throughput", "claimed_latency_seconds"):
-            value = json_field(data, key, number, where)
+                    "latency_p99_seconds", "throughput", "claimed_latency_seconds", "uncached_latency_seconds"):
+            value = json_field(data, key, (*number, type(None)) if key == "uncached_latency_seconds" else number,
+                               where)
             try:
-                values[key] = float(value)
+                values[key] = None if value is None else float(value)
             except OverflowError:
                 raise ValueError(f"{where}: field {key!r} is a number too large for a float") from None
         try:
@@ -597,49 +700,67 @@ def verify(path: str | Path, benchmark: Benchmark | None = None) -> Entry:
        claimed one (give both, and the count of correct images). The same file on the same
        test set gives the same count.
 
-    The latency and the throughput are not checked: they are this machine's, and they
-    replace the claims in the Entry (``latency_seconds``, its interval and p99 from the
-    single-stream summary, ``throughput`` from the offline result), while the claimed
-    latency is kept in ``claimed_latency_seconds``.
+    The latency and the throughput are not checked: they are this machine's. The Entry
+    takes every figure of the measurement (``measured.figures()``: the latencies, the
+    throughput, the task and the test set are the verifier's), and the claimed latency
+    is kept in ``claimed_latency_seconds``.
     """
     raise NotImplementedError("verify: not implemented yet (kata 20 Olympics)")
 
 
-def verify_on(path: str | Path, test_set: HeldOutSet, benchmark: Benchmark | None = None) -> Entry:
+def verify_on(path: str | Path, test_set: TestSet, benchmark: Benchmark | None = None) -> Entry:
     """:func:`verify` the submission at ``path``, then count its accuracy again on ``test_set``.
 
-    The claims are checked as always, on the shipped digits the submitter could measure
-    (a file that does not reproduce its own claim is rejected). The Entry's accuracy is
-    then the share of ``test_set`` the model classifies right, and its ``test_set_sha256``
-    names that set. An instructor who keeps the test set to themselves makes memorising the
-    shipped 1,000 digits worthless: a model that stores them scores on the board what it
-    scores on digits it has never seen.
+    A model for another task than the test set's is rejected first (field ``"task"``).
+    The claims are checked as always, on the shipped test set the submitter could measure
+    on (a file that does not reproduce its own claim is rejected). The Entry's accuracy is
+    then the share of ``test_set`` the model gets right, and its ``test_set_sha256`` names
+    that set. An instructor who keeps the test set to themselves makes memorising the
+    shipped 1,000 digits (or the answers to the 544 shipped questions) worthless: a model
+    that stores them scores on the board what it scores on what it has never seen.
     """
+    model_path = read_submission(path).model_path
+    if model_path.is_file() and (task := model_task(model_path)) != test_set.task:
+        raise RejectedSubmission(path, "task", f"{model_path.name} is a model for the {task} task, this "
+                                               f"verification is of the {test_set.task} task")
     entry = verify(path, benchmark)
     if test_set.sha256 == entry.test_set_sha256:
         return entry
-    model = load_model(read_submission(path).model_path)
-    correct = count_correct(model, test_set.images, test_set.labels)
-    return dataclasses.replace(entry, accuracy=correct / len(test_set.labels), test_set_sha256=test_set.sha256)
+    return dataclasses.replace(entry, accuracy=test_set.count(model_path) / len(test_set),
+                               test_set_sha256=test_set.sha256)
 
 
 # -- the leaderboard ------------------------------------------------------------------------
 
-CONDITION_KEYS = (*MACHINE_KEYS, TEST_SET_KEY)
+CONDITION_KEYS = (*MACHINE_KEYS, TEST_SET_KEY, TASK_KEY)
 
 
 def machine_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """The conditions on which two environments disagree, as ``"key: a vs b"``: the
-    ``MACHINE_KEYS`` (latencies from two machines cannot be ranked together) and
-    ``TEST_SET_KEY`` (nor accuracies counted on two test sets)."""
-    return [f"{key}: {short_repr(a.get(key))} vs {short_repr(b.get(key))}" for key in CONDITION_KEYS
-            if a.get(key) != b.get(key)]
+    ``MACHINE_KEYS`` (latencies from two machines cannot be ranked together),
+    ``TEST_SET_KEY`` (nor accuracies counted on two test sets) and ``TASK_KEY`` (nor two
+    tasks; an environment without one is of the digits)."""
+    def condition(environment: dict[str, Any], key: str) -> Any:
+        return environment.get(key, DIGITS if key == TASK_KEY else None)
+
+    return [f"{key}: {short_repr(condition(a, key))} vs {short_repr(condition(b, key))}"
+            for key in CONDITION_KEYS if condition(a, key) != condition(b, key)]
+
+
+def board_task(environment: dict[str, Any], where: str) -> Task:
+    """The rules of the task a board ranks: its environment's ``TASK_KEY``, the digits if
+    it has none; ``ValueError`` for an unknown one."""
+    name = environment.get(TASK_KEY, DIGITS)
+    if not isinstance(name, str) or name not in TASKS:
+        raise ValueError(f"{where}: environment field {TASK_KEY!r} must be one of {', '.join(TASKS)}, "
+                         f"got {short_repr(name)}")
+    return TASKS[name]
 
 
 def board_test_set(environment: dict[str, Any], where: str) -> str:
     """The digest of the test set a board's accuracies were counted on: its environment's
-    ``TEST_SET_KEY``, or the shipped digits' if it has none; ``ValueError`` if malformed."""
-    digest = environment.get(TEST_SET_KEY, SHIPPED_TEST_SET_SHA256)
+    ``TEST_SET_KEY``, or its task's shipped one if it has none; ``ValueError`` if malformed."""
+    digest = environment.get(TEST_SET_KEY, board_task(environment, where).shipped_test_set_sha256)
     if not isinstance(digest, str) or not SHA256_PATTERN.fullmatch(digest):
         raise ValueError(f"{where}: environment field {TEST_SET_KEY!r} must be 64 hexadecimal digits, "
                          f"got {short_repr(digest)}")
@@ -648,10 +769,21 @@ def board_test_set(environment: dict[str, Any], where: str) -> str:
 
 @dataclass
 class Leaderboard:
-    """Every distinct verified submission, measured on one machine (``environment``)."""
+    """Every distinct verified submission of one task, measured on one machine (``environment``,
+    which names the task in ``TASK_KEY``: the digits if it does not)."""
 
     environment: dict[str, Any]
     entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def task(self) -> Task:
+        """The rules of the board's task (:func:`board_task`): its events, baseline and bar."""
+        return board_task(self.environment, "leaderboard")
+
+    @property
+    def events(self) -> Mapping[str, tuple[str, bool]]:
+        """The events of the board's task: event -> (Entry attribute, True if higher is better)."""
+        return self.task.events
 
     def add(self, entry: Entry) -> bool:
         """Add ``entry`` unless an entry with the same name AND model digest is already
@@ -674,12 +806,14 @@ class Leaderboard:
     def ranking(self, event: str = "combined") -> list[tuple[int | None, Entry]]:
         """``(rank, entry)`` for every entrant's best entry in ``event``, best first.
 
-        ``EVENTS[event]`` gives the Entry attribute and whether higher is better; an
-        unknown event is a ``ValueError`` naming it and the events. Per entrant, the best
-        entry is the one that ranks first (for the same value, the one added first).
+        ``self.events[event]`` gives the Entry attribute and whether higher is better (the
+        events of the board's task: ``EVENTS`` for the digits); an unknown event is a
+        ``ValueError`` naming it and the events. Per entrant, the best entry is the one that
+        ranks first (for the same value, the one added first).
 
         - Ranked entries come first, sorted by value, then by name. In every event but
-          ``"accuracy"``, an entry below ``MIN_ACCURACY`` is not ranked: it comes after
+          ``"accuracy"``, an entry that does not qualify (``entry.qualified``, at least
+          its task's ``min_accuracy``: ``MIN_ACCURACY`` for the digits) is not ranked: it comes after
           all ranked ones, with rank None, ordered by accuracy (higher first), then name.
         - Competition ranking: the rank is 1 + the number of ranked entries with a
           strictly better value, so equal values share a rank and the next one skips
@@ -688,22 +822,31 @@ class Leaderboard:
         raise NotImplementedError("Leaderboard.ranking: not implemented yet (kata 20 Olympics)")
 
     def table(self, event: str = "combined") -> str:
-        """The ranking of ``event`` as a text table (tabulate); latencies in microseconds."""
+        """The ranking of ``event`` as a text table (tabulate): latencies in microseconds
+        per image for the digits, in milliseconds per generated token for TinyTalks (with
+        the KV cache, and in its own column without)."""
+        task = self.task
+        talks = task.name == TINYTALKS
+        scale, unit = (1e3, "ms/token") if talks else (1e6, "us")
+
+        def time(seconds: float) -> str:
+            return f"{scale * seconds:.{2 if talks else 1}f}"
+
         rows = []
         for rank, entry in self.ranking(event):
             score = entry.combined
+            uncached = entry.uncached_latency_seconds
             rows.append([
                 "-" if rank is None else rank, entry.name,
-                f"below {MIN_ACCURACY:.0%}" if score is None else f"{score:+.2f}",
+                f"below {task.min_accuracy:.0%}" if score is None else f"{score:+.2f}",
                 f"{100 * entry.accuracy:.1f}",
-                (f"{1e6 * entry.latency_seconds:.1f} [{1e6 * entry.latency_ci_low:.1f}, "
-                 f"{1e6 * entry.latency_ci_high:.1f}]"),
-                f"{1e6 * entry.latency_p99_seconds:.1f}", f"{entry.throughput:,.0f}",
-                f"{entry.model_bytes:,}", f"{1e6 * entry.claimed_latency_seconds:.1f}",
-                entry.model_sha256[:12],
+                f"{time(entry.latency_seconds)} [{time(entry.latency_ci_low)}, {time(entry.latency_ci_high)}]",
+                time(entry.latency_p99_seconds), f"{entry.throughput:,.0f}" if uncached is None else time(uncached),
+                f"{entry.model_bytes:,}", time(entry.claimed_latency_seconds), entry.model_sha256[:12],
             ])
-        headers = ["rank", "entrant", "score", "accuracy %", "latency us [95% CI]", "p99 us",
-                   "images/s", "bytes", "claimed us", "model"]
+        headers = ["rank", "entrant", "score", "exact %" if talks else "accuracy %", f"latency {unit} [95% CI]",
+                   f"p99 {unit}", "no cache ms/token" if talks else "images/s", "bytes", f"claimed {unit}",
+                   "model"]
         return f"event: {event}\n" + tabulate(rows, headers=headers, disable_numparse=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -735,12 +878,17 @@ class Leaderboard:
 
         Read with ``read_json`` (at most ``MAX_LEADERBOARD_BYTES``), checked by
         :meth:`from_dict` (every entry's figures, by :class:`Entry`), and refused if an
-        entry was verified on another test set than the board's (:func:`board_test_set`).
-        Every problem is a ``ValueError`` naming the file, the entry and the field.
+        entry is of another task than the board's (:func:`board_task`) or was verified on
+        another test set (:func:`board_test_set`). Every problem is a ``ValueError`` naming
+        the file, the entry and the field.
         """
         board = cls.from_dict(read_json(path, MAX_LEADERBOARD_BYTES, "leaderboard"), str(path))
+        task = board_task(board.environment, str(path)).name
         expected = board_test_set(board.environment, str(path))
         for entry in board.entries:
+            if entry.task != task:
+                raise ValueError(f"{path}: entry {entry.name!r} ({entry.model_sha256[:12]}): field 'task' is "
+                                 f"{entry.task!r}, but the board ranks the {task} task")
             if entry.test_set_sha256 != expected:
                 raise ValueError(f"{path}: entry {entry.name!r} ({entry.model_sha256[:12]}): field "
                                  f"'test_set_sha256' is {entry.test_set_sha256[:16]}..., but the board's "
@@ -749,11 +897,15 @@ class Leaderboard:
 
 
 def submit(model: Any, name: str, directory: str | Path, benchmark: Benchmark | None = None) -> Submission:
-    """Save ``model`` to ``directory/<name>.npz`` and write ``directory/<name>.json`` next to it."""
+    """Save ``model`` to ``directory/<name>.npz`` and write ``directory/<name>.json`` next to it
+    (a :class:`TinyTalker` with ``save_talker``, anything else with :func:`save_model`)."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / f"{check_name(name).replace(' ', '_')}.npz"
-    save_model(model_path, model)
+    if isinstance(model, TinyTalker):
+        save_talker(model_path, model)
+    else:
+        save_model(model_path, model)
     return write_submission(model_path, name, benchmark=benchmark)
 
 

@@ -4,9 +4,9 @@
 
     python -m tinytorch.systems.olympics submit MODEL.npz --name NAME [--out SUBMISSION.json]
     python -m tinytorch.systems.olympics verify SUBMISSION.json ... [--leaderboard BOARD.json]
-                                         [--test-set DIGITS.npz] [--event E]
+                                         [--task T] [--test-set FILE] [--event E]
     python -m tinytorch.systems.olympics leaderboard BOARD.json ... [--models FOLDER ...]
-                                         [--test-set DIGITS.npz] [--event E] [--out MERGED.json]
+                                         [--test-set FILE] [--event E] [--out MERGED.json]
 
 An instructor runs it on thirty strangers' files at once, so it behaves like a batch job:
 
@@ -17,12 +17,16 @@ An instructor runs it on thirty strangers' files at once, so it behaves like a b
 - **One bad submission does not stop the batch.** ``verify`` reports each refused
   submission by name, whatever went wrong inside it, verifies the others and still writes
   the board.
-- **An instructor-held test set.** ``verify --test-set DIGITS.npz`` counts the accuracy on
-  digits only the instructor has (a file in TinyDigits' format); the claims are still
-  checked on the shipped digits. ``leaderboard --models FOLDER`` re-checks every entry
-  against the model files: a file with the entry's digest must exist, have its bytes, and
-  give its accuracy on the test set it names; the entries it cannot tie to a file are
-  refused. Latency is not re-checked: it is the verifier's own measurement.
+- **One task per board.** ``verify --task tinytalks`` verifies TinyTalks models (the
+  digits without it); a submission whose model is for the other task is refused by name.
+  ``leaderboard`` takes the task from the board.
+- **An instructor-held test set.** ``verify --test-set FILE`` counts the accuracy on
+  digits (a file in TinyDigits' format) or questions (a text in TinyTalks' format) only
+  the instructor has; the claims are still checked on the shipped ones.
+  ``leaderboard --models FOLDER`` re-checks every entry against the model files: a file
+  with the entry's digest must exist, have its bytes, and give its accuracy on the test
+  set it names; the entries it cannot tie to a file are refused. Latency is not
+  re-checked: it is the verifier's own measurement.
 - **The BLAS on one thread.** OpenBLAS and MKL read their thread count from environment
   variables once, when NumPy is imported, and ``python -m`` imports ``tinytorch`` (and so
   NumPy) before any line of this module runs. A matrix product that gets one core in one
@@ -46,24 +50,26 @@ from typing import Any, NoReturn
 
 from .acceleration import BLAS_THREAD_VARIABLES
 from .olympics import (
-    EVENTS,
-    MIN_ACCURACY,
+    DIGITS,
+    TASK_KEY,
+    TASKS,
     TEST_SET_KEY,
+    TINYTALKS,
     Claims,
     Entry,
-    HeldOutSet,
     Leaderboard,
+    TestSet,
     combined_score,
-    count_correct,
-    load_model,
-    load_test_set,
     machine_differences,
     model_digest,
+    model_task,
     rules_benchmark,
-    shipped_test_set,
+    task_test_set,
     verify_on,
     write_submission,
 )
+
+EVENT_NAMES = list(dict.fromkeys(event for task in TASKS.values() for event in task.events))
 
 PROGRAM = "python -m tinytorch.systems.olympics"
 
@@ -107,17 +113,20 @@ def parser() -> Parser:
     verify.add_argument("submissions", type=Path, nargs="+")
     verify.add_argument("--leaderboard", type=Path, default=None,
                         help="a leaderboard file to add the verified entries to (created if missing)")
+    verify.add_argument("--task", choices=list(TASKS), default=DIGITS,
+                        help="the task the submissions are for (default: digits)")
     verify.add_argument("--test-set", type=Path, default=None, help="count the accuracy on these "
-                        "digits (TinyDigits' format: x_test, y_test) instead of the shipped ones")
-    verify.add_argument("--event", choices=list(EVENTS), default="combined")
+                        "digits (TinyDigits' format: x_test, y_test) or questions (a text in "
+                        "TinyTalks' format) instead of the shipped ones")
+    verify.add_argument("--event", choices=EVENT_NAMES, default="combined")
     verify.set_defaults(run=verify_command)
     board = commands.add_parser("leaderboard", help="merge leaderboard files and print a ranking")
     board.add_argument("boards", type=Path, nargs="+")
     board.add_argument("--models", type=Path, nargs="+", default=None, metavar="FOLDER",
                        help="re-check every entry against the model files in these folders")
     board.add_argument("--test-set", type=Path, default=None,
-                       help="the digits the re-check counts on (default: the shipped ones)")
-    board.add_argument("--event", choices=list(EVENTS), default="combined")
+                       help="the digits or questions the re-check counts on (default: the shipped ones)")
+    board.add_argument("--event", choices=EVENT_NAMES, default="combined")
     board.add_argument("--out", type=Path, default=None, help="write the merged leaderboard here")
     board.set_defaults(run=leaderboard_command)
     return root
@@ -159,17 +168,24 @@ def run_pinned() -> int:
 def submit_command(options: argparse.Namespace) -> int:
     submission = write_submission(options.model, options.name, options.out)
     claims = submission.claims
-    print(f"{submission.path}: {submission.name}, accuracy {100 * claims.accuracy:.1f} %, "
-          f"{claims.model_bytes:,} bytes, latency {1e6 * claims.latency_seconds:.1f} us, "
-          f"{claims.throughput:,.0f} images/s, score {format_score(claims)}")
+    task = model_task(submission.model_path)
+    if task == TINYTALKS:
+        figures = (f"exact answers {100 * claims.accuracy:.1f} %, {claims.model_bytes:,} bytes, latency "
+                   f"{1e3 * claims.latency_seconds:.2f} ms per token with the KV cache")
+    else:
+        figures = (f"accuracy {100 * claims.accuracy:.1f} %, {claims.model_bytes:,} bytes, latency "
+                   f"{1e6 * claims.latency_seconds:.1f} us, {claims.throughput:,.0f} images/s")
+    print(f"{submission.path}: {submission.name}, {figures}, score {format_score(claims, task)}")
     return 0
 
 
 def verify_command(options: argparse.Namespace) -> int:
+    require_event(options.event, options.task)
     bench = rules_benchmark()
     require_one_blas_thread(bench.environment)
-    test_set = chosen_test_set(options.test_set)
-    board = open_board(options.leaderboard, {**bench.environment, TEST_SET_KEY: test_set.sha256})
+    test_set = task_test_set(options.task, options.test_set)
+    board = open_board(options.leaderboard, {**bench.environment, TEST_SET_KEY: test_set.sha256,
+                                             TASK_KEY: test_set.task})
     rejected = 0
     for path in options.submissions:
         try:
@@ -190,23 +206,26 @@ def leaderboard_command(options: argparse.Namespace) -> int:
     board = Leaderboard.load(options.boards[0])
     for path in options.boards[1:]:
         board.merge(Leaderboard.load(path))
+    require_event(options.event, board.task.name)
     refused = 0
     if options.models is not None:
-        board, refused = recheck(board, options.models, chosen_test_set(options.test_set))
+        board, refused = recheck(board, options.models, task_test_set(board.task.name, options.test_set))
     if options.out is not None:
         board.save(options.out)
     print(board.table(options.event))
     return 1 if refused else 0
 
 
-def chosen_test_set(path: Path | None) -> HeldOutSet:
-    """``--test-set PATH``'s digits, or the shipped ones without it."""
-    return shipped_test_set() if path is None else load_test_set(path)
+def require_event(event: str, task: str) -> None:
+    """``ValueError`` unless ``event`` is one of ``task``'s (the digits rank throughput,
+    TinyTalks the latency without the cache)."""
+    if event not in TASKS[task].events:
+        raise ValueError(f"--event {event}: the {task} task has the events {', '.join(TASKS[task].events)}")
 
 
-def format_score(claims: Claims) -> str:
-    score = combined_score(claims.accuracy, claims.latency_seconds, claims.model_bytes)
-    return f"below {MIN_ACCURACY:.0%} accuracy" if score is None else f"{score:+.2f}"
+def format_score(claims: Claims, task: str) -> str:
+    score = combined_score(claims.accuracy, claims.latency_seconds, claims.model_bytes, task)
+    return f"below {TASKS[task].min_accuracy:.0%} accuracy" if score is None else f"{score:+.2f}"
 
 
 def require_one_blas_thread(environment: dict[str, Any]) -> None:
@@ -236,7 +255,7 @@ def open_board(path: Path | None, environment: dict[str, Any]) -> Leaderboard:
 
 # -- re-checking a board against the model files --------------------------------------------
 
-def recheck(board: Leaderboard, folders: Sequence[Path], test_set: HeldOutSet) -> tuple[Leaderboard, int]:
+def recheck(board: Leaderboard, folders: Sequence[Path], test_set: TestSet) -> tuple[Leaderboard, int]:
     """The board's entries that the model files in ``folders`` bear out, and how many were
     refused (each one reported in a line). See :func:`recheck_entry`."""
     files = model_files(folders)
@@ -269,7 +288,7 @@ def model_files(folders: Sequence[Path]) -> dict[str, Path]:
     return files
 
 
-def recheck_entry(entry: Entry, files: dict[str, Path], test_set: HeldOutSet) -> str | None:
+def recheck_entry(entry: Entry, files: dict[str, Path], test_set: TestSet) -> str | None:
     """None if a model file ties ``entry`` to a verification, else the field that does not
     hold: a file with its digest, of its size, giving its accuracy on the test set it names."""
     path = files.get(entry.model_sha256)
@@ -281,8 +300,8 @@ def recheck_entry(entry: Entry, files: dict[str, Path], test_set: HeldOutSet) ->
     if entry.test_set_sha256 != test_set.sha256:
         return (f"field 'test_set_sha256' is {entry.test_set_sha256[:16]}..., the digits given here "
                 f"are {test_set.sha256[:16]}... (--test-set)")
-    correct = count_correct(load_model(path), test_set.images, test_set.labels)
-    if correct / len(test_set.labels) != entry.accuracy:
-        return (f"field 'accuracy' is {entry.accuracy}, the file {path} gives {correct / len(test_set.labels)} "
-                f"({correct} of {len(test_set.labels)} correct)")
+    correct = test_set.count(path)
+    if correct / len(test_set) != entry.accuracy:
+        return (f"field 'accuracy' is {entry.accuracy}, the file {path} gives {correct / len(test_set)} "
+                f"({correct} of {len(test_set)} correct)")
     return None

@@ -9,7 +9,8 @@ configuration field is checked (type, range, no unknown keys), the shape of one 
 is followed from layer to layer (``(1, 28, 28)`` through a ``Flatten`` is ``(784,)``), and
 what each layer implies is counted: its parameters against ``MAX_PARAMETERS``, the largest
 array it makes against ``MAX_VALUES_PER_IMAGE``, its operations against
-``MAX_OPERATIONS_PER_IMAGE``. Only an architecture that passes is built.
+``MAX_OPERATIONS_PER_IMAGE``. Only an architecture that passes is built. The TinyTalks event
+(``olympics_talks``) checks its GPT the same way, with its own registry and limits.
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ class Footprint:
 
 # -- configuration fields ------------------------------------------------------------------
 
-def size(low: int = 1) -> Rule:
-    """A rule for an integer from ``low`` to ``MAX_DIMENSION`` (a bool or 2.5 is refused)."""
+def size(low: int = 1, high: int = MAX_DIMENSION) -> Rule:
+    """A rule for an integer from ``low`` to ``high`` (a bool or 2.5 is refused)."""
     def check(key: str, value: Any) -> int:
-        if type(value) is not int or not low <= value <= MAX_DIMENSION:
-            raise ValueError(f"config {key!r} must be an integer from {low} to {MAX_DIMENSION:,}, "
+        if type(value) is not int or not low <= value <= high:
+            raise ValueError(f"config {key!r} must be an integer from {low} to {high:,}, "
                              f"got {short_repr(value)}")
         return value
     return check
@@ -363,8 +364,24 @@ LAYER_TYPES: dict[str, LayerType] = {
 }
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What an architecture may imply: parameters, numbers one layer makes from one input
+    (``values_of`` says what that input is), and operations per ``operations_per``."""
+
+    parameters: int
+    values: int
+    operations: int
+    values_of: str
+    operations_per: str
+
+
+IMAGE_LIMITS = Limits(MAX_PARAMETERS, MAX_VALUES_PER_IMAGE, MAX_OPERATIONS_PER_IMAGE, "one image", "image")
+
+
 def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], where: str,
-                       input_shape: Shape = INPUT_SHAPE) -> None:
+                       input_shape: Shape = INPUT_SHAPE, registry: Mapping[str, LayerType] = LAYER_TYPES,
+                       limits: Limits = IMAGE_LIMITS) -> None:
     """Refuse an architecture before it is built if it is malformed or too large.
 
     ``layers`` is the architecture's list of ``{"type", "config"}`` objects and ``arrays``
@@ -382,6 +399,9 @@ def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], wher
       than ``MAX_VALUES_PER_IMAGE`` numbers from one image, or layers running more than
       ``MAX_OPERATIONS_PER_IMAGE`` operations on one image (verification runs the model on
       about 7,000 images: the limits bound its memory, and this one its time).
+
+    ``registry`` and ``limits`` are the digits' unless given: the TinyTalks event checks its
+    one-layer architecture, a GPT, with ``olympics_talks``'s.
     """
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{where}: the architecture has {len(layers):,} layers, more than the "
@@ -389,10 +409,10 @@ def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], wher
     shape, parameters, operations = tuple(input_shape), 0, 0
     for index, layer in enumerate(layers):
         name = layer.get("type") if isinstance(layer, dict) else None
-        kind = LAYER_TYPES.get(name) if isinstance(name, str) else None
+        kind = registry.get(name) if isinstance(name, str) else None
         if kind is None:
             raise ValueError(f"{where}: layer {index} has the unknown type {short_repr(name)}; known types "
-                             f"are {', '.join(LAYER_TYPES)}")
+                             f"are {', '.join(registry)}")
         prefix = f"{index}/"
         own = {key[len(prefix):]: array.shape for key, array in arrays.items() if key.startswith(prefix)}
         config = layer.get("config", {})
@@ -401,17 +421,17 @@ def check_architecture(layers: list[Any], arrays: Mapping[str, np.ndarray], wher
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: layer {index} ({name}): {error}") from None
         parameters += footprint.parameters
-        if parameters > MAX_PARAMETERS:
+        if parameters > limits.parameters:
             raise ValueError(f"{where}: layer {index} ({name}): config {shorten(json.dumps(config), 120)} "
                              f"means {footprint.parameters:,} parameters, {parameters:,} so far, more "
-                             f"than the {MAX_PARAMETERS:,} a model may hold")
-        if footprint.values > MAX_VALUES_PER_IMAGE:
+                             f"than the {limits.parameters:,} a model may hold")
+        if footprint.values > limits.values:
             raise ValueError(f"{where}: layer {index} ({name}): config {shorten(json.dumps(config), 120)} "
-                             f"makes {footprint.values:,} numbers from one image (output {footprint.output}), "
-                             f"more than the {MAX_VALUES_PER_IMAGE:,} a layer may make")
+                             f"makes {footprint.values:,} numbers from {limits.values_of} (output "
+                             f"{footprint.output}), more than the {limits.values:,} a layer may make")
         operations += footprint.operations
-        if operations > MAX_OPERATIONS_PER_IMAGE:
+        if operations > limits.operations:
             raise ValueError(f"{where}: layer {index} ({name}): config {shorten(json.dumps(config), 120)} "
-                             f"runs {footprint.operations:,} operations per image, {operations:,} so far, "
-                             f"more than the {MAX_OPERATIONS_PER_IMAGE:,} a model may run")
+                             f"runs {footprint.operations:,} operations per {limits.operations_per}, "
+                             f"{operations:,} so far, more than the {limits.operations:,} a model may run")
         shape = footprint.output

@@ -625,9 +625,14 @@ def parse_tinytalks(text: str, source: str = "TinyTalks text") -> list[list[tupl
 def tinytalks_pairs(split: str = "train",
                     directory: str | os.PathLike | None = None) -> list[QAPair]:
     """Every exchange of a split, in file order, for evaluation: see ``QAPair``."""
+    return qa_pairs(load_tinytalks(split, directory), str(split_path(split, directory)))
+
+
+def qa_pairs(text: str, source: str = "TinyTalks text") -> list[QAPair]:
+    """Every exchange of ``text`` in TinyTalks' format, in order (``parse_tinytalks``, whose
+    ValueError names ``source``), each with the earlier turns of its dialogue as context."""
     pairs = []
-    text = load_tinytalks(split, directory)
-    for block in parse_tinytalks(text, str(split_path(split, directory))):
+    for block in parse_tinytalks(text, source):
         context = ""
         for question, answer in block:
             pairs.append(QAPair(question, answer, context))
