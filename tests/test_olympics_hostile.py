@@ -16,6 +16,7 @@ instructor's digits; the command pins the BLAS to one thread.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -38,6 +39,7 @@ TIMEOUT_SECONDS = 300
 FEW_MEGABYTES = 4 * 2 ** 20
 FLATTEN = {"type": "Flatten", "config": {}}
 SHIPPED_TEST_SET_SHA256 = "335c60423c74054539f034ee88b28aec9fbaff888ab9d147dafd9e7344938416"
+SHIPPED_TALKS_SHA256 = "0a2b013d550757cb9a93533e8342db89b81680ea1dacbaf121f1ce693eef4b10"
 
 
 def environment(pinned: bool = True) -> dict[str, str]:
@@ -264,10 +266,11 @@ def test_a_submission_nested_100000_deep_or_too_large_is_rejected(batch):
 
 MEASURE_LOAD = """
 import sys, tracemalloc
-from tinytorch.systems.olympics import load_model
+from tinytorch.systems import olympics
+load = getattr(olympics, sys.argv[2])
 tracemalloc.start()
 try:
-    load_model(sys.argv[1])
+    load(sys.argv[1])
     print("loaded")
 except ValueError as error:
     print(error)
@@ -275,15 +278,21 @@ print(tracemalloc.get_traced_memory()[1])
 """
 
 
-@pytest.mark.parametrize("name", ["tiny", "wide", "bomb"])
-def test_a_file_declaring_gigabytes_is_refused_without_allocating(batch, name):
-    folder = batch["folder"]
-    result = subprocess.run([sys.executable, "-c", MEASURE_LOAD, f"{name}.npz"], cwd=folder,
+def peak_while_refusing(folder: Path, name: str, loader: str = "load_model") -> tuple[str, int]:
+    """The reference's ``loader`` on ``folder/name.npz`` under tracemalloc, in a fresh Python:
+    its refusal and the peak of memory traced."""
+    result = subprocess.run([sys.executable, "-c", MEASURE_LOAD, f"{name}.npz", loader], cwd=folder,
                             env=environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
                             check=False)
     message, peak = result.stdout.strip().splitlines()
     assert message.startswith(f"{name}.npz: "), message
-    assert int(peak) < FEW_MEGABYTES, f"{name}: peak {int(peak):,} bytes while refusing: {message}"
+    return message, int(peak)
+
+
+@pytest.mark.parametrize("name", ["tiny", "wide", "bomb"])
+def test_a_file_declaring_gigabytes_is_refused_without_allocating(batch, name):
+    message, peak = peak_while_refusing(batch["folder"], name)
+    assert peak < FEW_MEGABYTES, f"{name}: peak {peak:,} bytes while refusing: {message}"
 
 
 # -- submit: ordinary mistakes --------------------------------------------------------------
@@ -354,17 +363,22 @@ FORGERIES = [
 ]
 
 
+def forge_boards(folder: Path, changes: list[dict[str, Any]]) -> list[list[str]]:
+    """``folder/board.json`` with its first entry edited by each of ``changes``, written to
+    ``forged<index>.json``; the command line ``leaderboard FILE`` for each file."""
+    argvs = []
+    for index, change in enumerate(changes):
+        board = json.loads((folder / "board.json").read_text())
+        board["entries"][0].update(change)
+        (folder / f"forged{index}.json").write_text(json.dumps(board))
+        argvs.append(["leaderboard", f"forged{index}.json"])
+    return argvs
+
+
 @pytest.fixture(scope="module")
 def forgeries(verified: Path) -> list[Run]:
-    """The verified board with its first entry edited by each of FORGERIES, one file each,
-    then ``leaderboard FILE`` on every file."""
-    argvs = []
-    for index, (change, _) in enumerate(FORGERIES):
-        board = json.loads((verified / "board.json").read_text())
-        board["entries"][0].update(change)
-        (verified / f"forged{index}.json").write_text(json.dumps(board))
-        argvs.append(["leaderboard", f"forged{index}.json"])
-    return run_main(verified, argvs)
+    """``leaderboard FILE`` on the verified board edited by each of FORGERIES."""
+    return run_main(verified, forge_boards(verified, [change for change, _ in FORGERIES]))
 
 
 @pytest.mark.parametrize("case", range(len(FORGERIES)), ids=[str(change) for change, _ in FORGERIES])
@@ -453,6 +467,252 @@ def test_a_malformed_test_set_is_one_line(tmp_path):
     for name, field in (("labels.npz", "'y_test'"), ("pixels.npz", "'x_test'")):
         line = one_error_line(olympics(tmp_path, "verify", "x.json", "--test-set", name))
         assert name in line and field in line, line
+
+
+# -- the TinyTalks task: GPT model files written with NumPy alone ------------------------------
+
+SPECIAL = "<|endoftext|>"
+# A TinyGPT over bytes, long enough for every shipped question with its answer.
+TINY_GPT = {"vocab_size": 257, "max_len": 288, "dim": 16, "num_layers": 1, "num_heads": 2, "mlp_ratio": 2}
+
+
+def gpt(vocab_size: int = 257, max_len: int = 288, dim: int = 16, num_layers: int = 1, num_heads: int = 2,
+        mlp_ratio: int = 2) -> dict[str, Any]:
+    """A GPT's configuration, as a TinyTalks architecture declares it."""
+    return {"vocab_size": vocab_size, "max_len": max_len, "dim": dim, "num_layers": num_layers,
+            "num_heads": num_heads, "mlp_ratio": mlp_ratio}
+
+
+def gpt_arrays(config: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """Random float32 arrays under the names and shapes of a GPT's state_dict, as layer 0."""
+    vocab, dim, hidden = config["vocab_size"], config["dim"], config["mlp_ratio"] * config["dim"]
+    shapes = {"token_embedding.weight": (vocab, dim), "position_embedding.weight": (config["max_len"], dim)}
+    for block in range(config["num_layers"]):
+        prefix = f"blocks.{block}."
+        shapes |= {f"{prefix}ln1.weight": (dim,), f"{prefix}ln1.bias": (dim,)}
+        for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            shapes |= {f"{prefix}attn.{projection}.weight": (dim, dim), f"{prefix}attn.{projection}.bias": (dim,)}
+        shapes |= {f"{prefix}ln2.weight": (dim,), f"{prefix}ln2.bias": (dim,),
+                   f"{prefix}mlp.fc.weight": (dim, hidden), f"{prefix}mlp.fc.bias": (hidden,),
+                   f"{prefix}mlp.proj.weight": (hidden, dim), f"{prefix}mlp.proj.bias": (dim,)}
+    shapes |= {"ln_f.weight": (dim,), "ln_f.bias": (dim,), "head.weight": (dim, vocab)}
+    rng = np.random.default_rng(seed)
+    return {f"0/{name}": rng.normal(0, 0.2, shape).astype(np.float32) for name, shape in shapes.items()}
+
+
+def talks_architecture(config: dict[str, Any], special_tokens: Any = (SPECIAL,)) -> str:
+    """A TinyTalks architecture, keys in the order save_talker writes them."""
+    return json.dumps({"format": "tinytorch-olympics-model", "version": 1, "task": "tinytalks",
+                       "layers": [{"type": "GPT", "config": config}],
+                       "tokenizer": {"type": "BPETokenizer", "special_tokens": list(special_tokens)}})
+
+
+def write_talker(path: Path, config: dict[str, Any], merges: Any = (), with_arrays: bool = True,
+                 special_tokens: Any = (SPECIAL,), seed: int = 0) -> Path:
+    """A TinyTalks model file: the architecture, the merges (uint16 unless given as an
+    array) and, ``with_arrays``, the GPT's arrays."""
+    merges = merges if isinstance(merges, np.ndarray) else np.array(merges, dtype=np.uint16).reshape(-1, 2)
+    arrays = gpt_arrays(config, seed) if with_arrays else {}
+    return write_model(path, talks_architecture(config, special_tokens), **{"tokenizer/merges": merges}, **arrays)
+
+
+def doubling_merges(count: int) -> list[tuple[int, int]]:
+    """Merges whose every token is two of the one before: "aa", "aaaa", ... 2**count bytes."""
+    return [(97, 97)] + [(257 + index, 257 + index) for index in range(count - 1)]
+
+
+TALKS_HOSTILE = {
+    # name: (the file, the words its one-line refusal must contain)
+    "giant": ({"config": gpt(vocab_size=65_536, dim=65_536), "with_arrays": False},
+              ["layer 0 (GPT)", "parameters", "4,194,304"]),
+    "context": ({"config": gpt(max_len=65_536, dim=8, num_heads=1), "with_arrays": False},
+                ["layer 0 (GPT)", "numbers from one sequence", "524,288"]),
+    "busy": ({"config": gpt(max_len=512, dim=256, num_layers=4, num_heads=1, mlp_ratio=4), "with_arrays": False},
+             ["layer 0 (GPT)", "operations per generated token", "268,435,456"]),
+    "heads": ({"config": gpt(num_heads=3)}, ["layer 0 (GPT)", "'dim' = 16", "'num_heads' = 3"]),
+    "deep": ({"config": gpt(num_layers=1000), "with_arrays": False}, ["'num_layers'", "1 to 256", "1000"]),
+    "outside": ({"config": gpt(vocab_size=258), "merges": [(97, 300)]}, ["merge 0 (97, 300)", "below 257"]),
+    "negative": ({"config": gpt(vocab_size=258), "merges": np.array([[-1, 97]], dtype=np.int64)},
+                 ["merge 0 (-1, 97)"]),
+    "special": ({"config": gpt(vocab_size=258), "merges": [(256, 97)]}, ["merge 0 (256, 97)", "special"]),
+    "fractional": ({"config": gpt(vocab_size=258), "merges": np.array([[97.0, 98.5]])},
+                   ["'tokenizer/merges'", "integer pairs", "float64"]),
+    "bomb": ({"config": gpt(vocab_size=281), "merges": doubling_merges(24), "with_arrays": False},
+             ["merge 18", "1,048,843 bytes", "1,048,576"]),
+    "vocabulary": ({"config": gpt(vocab_size=300)}, ["257 tokens", "'vocab_size' is 300"]),
+    "specials": ({"config": gpt(), "special_tokens": ["x" * 100]}, ["'special_tokens'", "1 to 64"]),
+}
+
+
+@pytest.fixture(scope="module")
+def talks_batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An honest TinyTalks submission, one per TALKS_HOSTILE case and a digits model, all
+    verified in ONE call of ``verify --task tinytalks`` with a leaderboard."""
+    folder = tmp_path_factory.mktemp("talks")
+    write_talker(folder / "tal.npz", TINY_GPT)
+    submitted = olympics(folder, "submit", "tal.npz", "--name", "tal")
+    assert submitted.returncode == 0, submitted.stderr
+    honest = json.loads((folder / "tal.json").read_text())
+    models = {name: write_talker(folder / f"{name}.npz", **case) for name, (case, _) in TALKS_HOSTILE.items()}
+    models["digits"] = write_model(folder / "digits.npz", architecture([FLATTEN, linear(784, 10)]),
+                                   **honest_arrays())
+    known = digests(folder, list(models.values()))
+    paths = [forge_submission(folder, honest, name, model, known.get(model.name)) for name, model in models.items()]
+    result = olympics(folder, "verify", "--task", "tinytalks", "tal.json", *[path.name for path in paths],
+                      "--leaderboard", "board.json")
+    return {"folder": folder, "result": result, "honest": honest,
+            "lines": {line.split(":")[0]: line for line in result.stderr.splitlines()}}
+
+
+def test_an_honest_tinytalks_model_is_verified_beside_hostile_ones(talks_batch):
+    result = talks_batch["result"]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "tal.json: tal: verified" in result.stdout
+    assert len(result.stderr.splitlines()) == len(TALKS_HOSTILE) + 1, result.stderr
+    board = json.loads((talks_batch["folder"] / "board.json").read_text())
+    assert board["environment"]["task"] == "tinytalks"
+    assert board["environment"]["test_set_sha256"] == SHIPPED_TALKS_SHA256
+    [entry] = board["entries"]
+    assert entry["name"] == "tal" and entry["task"] == "tinytalks" and entry["uncached_latency_seconds"] > 0
+    assert entry["accuracy"] == talks_batch["honest"]["claims"]["accuracy"]
+
+
+@pytest.mark.parametrize("name", sorted(TALKS_HOSTILE))
+def test_a_hostile_tinytalks_model_is_rejected_by_name_with_the_field(talks_batch, name):
+    line = talks_batch["lines"][f"{name}.json"]
+    assert line.startswith(f"{name}.json: rejected, "), line
+    for word in TALKS_HOSTILE[name][1]:
+        assert word in line, line
+
+
+def test_a_model_of_the_other_task_is_rejected_before_it_runs(talks_batch):
+    line = talks_batch["lines"]["digits.json"]
+    assert line.startswith("digits.json: rejected, task: ") and "digits task" in line, line
+
+
+@pytest.mark.parametrize("name", ["giant", "context", "bomb"])
+def test_a_tinytalks_file_declaring_too_much_is_refused_without_allocating(talks_batch, name):
+    folder = talks_batch["folder"]
+    assert (folder / f"{name}.npz").stat().st_size < 1000, "a small file, declaring far more"
+    message, peak = peak_while_refusing(folder, name, "load_talker")
+    assert peak < FEW_MEGABYTES, f"{name}: peak {peak:,} bytes while refusing: {message}"
+
+
+ROUND_TRIP = """
+import numpy as np
+from tinytorch.core import Tensor, no_grad
+from tinytorch.systems.olympics import load_talker, model_digest, save_talker
+talker = load_talker("tal.npz")
+save_talker("again.npz", talker)
+again = load_talker("again.npz")
+ids = Tensor(np.arange(60).reshape(2, 30))
+with no_grad():
+    same = np.array_equal(talker.model(ids).data, again.model(ids).data)
+print(same, model_digest("tal.npz") == model_digest("again.npz"), again.tokenizer.vocab_size)
+"""
+
+
+def test_a_tinytalks_file_written_with_numpy_alone_loads_and_saves_back_to_the_same_model(talks_batch):
+    result = python(talks_batch["folder"], ROUND_TRIP)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "257"], "the same logits, the same digest, 257 tokens"
+
+
+TALKS_FORGERIES = [
+    ({"uncached_latency_seconds": float("nan")}, ["'uncached_latency_seconds'", "nan"]),
+    ({"uncached_latency_seconds": 0.0}, ["'uncached_latency_seconds'", "0.0"]),
+    ({"uncached_latency_seconds": None}, ["'uncached_latency_seconds'", "None"]),
+    ({"latency_seconds": float("nan")}, ["'latency_seconds'", "nan"]),
+    ({"task": "chess"}, ["'task'", "'chess'"]),
+    ({"task": "digits"}, ["'uncached_latency_seconds'", "TinyTalks figure"]),
+    ({"task": "digits", "uncached_latency_seconds": None}, ["'task'", "'digits'", "tinytalks task"]),
+]
+
+
+@pytest.fixture(scope="module")
+def talks_forgeries(talks_batch: dict[str, Any]) -> list[Run]:
+    """``leaderboard FILE`` on the TinyTalks board edited by each of TALKS_FORGERIES, then on
+    the board made a digits board (no task, no test set in its environment), its TinyTalks
+    entry left in it."""
+    folder = talks_batch["folder"]
+    argvs = forge_boards(folder, [change for change, _ in TALKS_FORGERIES])
+    board = json.loads((folder / "board.json").read_text())
+    board["environment"] = {key: value for key, value in board["environment"].items()
+                            if key not in ("task", "test_set_sha256")}
+    (folder / "mixed.json").write_text(json.dumps(board))
+    argvs.append(["leaderboard", "mixed.json"])
+    return run_main(folder, argvs)
+
+
+@pytest.mark.parametrize("case", range(len(TALKS_FORGERIES) + 1),
+                         ids=[str(change) for change, _ in TALKS_FORGERIES] + ["tinytalks entry on a digits board"])
+def test_an_impossible_tinytalks_entry_is_refused_in_one_line(talks_forgeries, case):
+    result = talks_forgeries[case]
+    line = one_error_line(result)
+    assert result.returncode == 2 and result.stdout == "", line
+    words = (TALKS_FORGERIES[case][1] if case < len(TALKS_FORGERIES)
+             else ["mixed.json", "'task' is 'tinytalks'", "the digits task"])
+    for word in words:
+        assert word in line, line
+
+
+def test_a_tinytalks_board_is_rechecked_against_its_model_files(talks_batch):
+    folder = talks_batch["folder"]
+    board = json.loads((folder / "board.json").read_text())
+    honest = board["entries"][0]
+    board["entries"].append({**honest, "name": "mallory", "accuracy": round(honest["accuracy"] + 0.25, 6)})
+    (folder / "tampered.json").write_text(json.dumps(board))
+    result = olympics(folder, "leaderboard", "tampered.json", "--models", ".", "--event", "latency_no_cache")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    [refused] = result.stderr.splitlines()
+    assert "'mallory'" in refused and "'accuracy'" in refused and "of 544 correct" in refused, refused
+    assert result.stdout.splitlines()[0] == "event: latency_no_cache"
+    assert [row.split()[1] for row in result.stdout.splitlines()[3:]] == ["tal"]
+
+
+def test_an_instructors_questions_score_a_tinytalks_model(talks_batch):
+    folder = talks_batch["folder"]
+    (folder / "held.txt").write_text("Q: What is 1 + 1?\nA: 2.\n\nQ: Hello!\nA: Hi!\nQ: Capital of Chile?\n"
+                                     "A: Santiago.\n")
+    result = olympics(folder, "verify", "--task", "tinytalks", "tal.json", "--test-set", "held.txt",
+                      "--leaderboard", "held-board.json")
+    assert result.returncode == 0, result.stderr
+    board = json.loads((folder / "held-board.json").read_text())
+    digest = hashlib.sha256((folder / "held.txt").read_bytes()).hexdigest()
+    assert board["environment"]["test_set_sha256"] == board["entries"][0]["test_set_sha256"] == digest
+    assert board["entries"][0]["accuracy"] in (0, 1 / 3, 2 / 3, 1), "counted on the three questions"
+
+
+TALKS_MISTAKES = [
+    # (a test set's name and bytes, or None, the command's arguments, the words its one line holds)
+    (("blocks.txt", b"Q: Hi\nQ: again\n"), ["--test-set", "blocks.txt"], ["blocks.txt", "block 1", "alternating"]),
+    (("latin1.txt", b"Q: \xff\nA: x.\n"), ["--test-set", "latin1.txt"], ["latin1.txt", "not UTF-8"]),
+    (("long.txt", b"Q: Say it all.\nA: " + b"x" * 300 + b"\n"), ["--test-set", "long.txt"],
+     ["long.txt", "longer than the 256 bytes"]),
+    (None, ["--task", "chess"], ["--task", "'chess'"]),
+    (None, ["--event", "latency_no_cache"], ["the digits task has the events", "throughput"]),
+    (None, ["--task", "tinytalks", "--event", "throughput"], ["the tinytalks task has the events"]),
+]
+
+
+@pytest.fixture(scope="module")
+def talks_mistakes(tmp_path_factory: pytest.TempPathFactory) -> list[Run]:
+    """``verify x.json ARGS`` for each of TALKS_MISTAKES, in a folder holding its test sets."""
+    folder = tmp_path_factory.mktemp("talks-mistakes")
+    for test_set, _, _ in TALKS_MISTAKES:
+        if test_set is not None:
+            (folder / test_set[0]).write_bytes(test_set[1])
+    argvs = [["verify", "x.json", *args] for _, args, _ in TALKS_MISTAKES]
+    argvs[:3] = [["verify", "--task", "tinytalks", *argv[1:]] for argv in argvs[:3]]
+    return run_main(folder, argvs)
+
+
+@pytest.mark.parametrize("case", range(len(TALKS_MISTAKES)), ids=[" ".join(args) for _, args, _ in TALKS_MISTAKES])
+def test_a_malformed_tinytalks_test_set_or_option_is_one_line(talks_mistakes, case):
+    line = one_error_line(talks_mistakes[case])
+    assert talks_mistakes[case].returncode == 2 and line.startswith("error: "), line
+    for word in TALKS_MISTAKES[case][2]:
+        assert word in line, line
 
 
 # -- BLAS threads --------------------------------------------------------------------------
