@@ -1,8 +1,9 @@
 """Kata 20: the Olympics, where optimized models compete under fixed rules.
 
 (This file holds every function the kata asks you to write for the digits, so it is
-longer than the others; the TinyTalks task, a TinyGPT answering questions, is in
-``olympics_talks`` with its two. What is given lives beside them: the rules as constants
+longer than the others; the TinyTalks task, a TinyGPT answering questions, lives in
+``olympics_talks`` with the two functions it asks of you. What is given lives beside
+them: the rules as constants
 in ``olympics_rules``, reading strangers' files in ``olympics_files``, the layer registry
 and the architecture's checks in ``olympics_layers``, the command line in
 ``olympics_cli``. Every name is importable from here.)
@@ -747,7 +748,7 @@ def machine_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
             for key in CONDITION_KEYS if condition(a, key) != condition(b, key)]
 
 
-def board_task(environment: dict[str, Any], where: str) -> Task:
+def board_rules(environment: dict[str, Any], where: str) -> Task:
     """The rules of the task a board ranks: its environment's ``TASK_KEY``, the digits if
     it has none; ``ValueError`` for an unknown one."""
     name = environment.get(TASK_KEY, DIGITS)
@@ -760,7 +761,7 @@ def board_task(environment: dict[str, Any], where: str) -> Task:
 def board_test_set(environment: dict[str, Any], where: str) -> str:
     """The digest of the test set a board's accuracies were counted on: its environment's
     ``TEST_SET_KEY``, or its task's shipped one if it has none; ``ValueError`` if malformed."""
-    digest = environment.get(TEST_SET_KEY, board_task(environment, where).shipped_test_set_sha256)
+    digest = environment.get(TEST_SET_KEY, board_rules(environment, where).shipped_test_set_sha256)
     if not isinstance(digest, str) or not SHA256_PATTERN.fullmatch(digest):
         raise ValueError(f"{where}: environment field {TEST_SET_KEY!r} must be 64 hexadecimal digits, "
                          f"got {short_repr(digest)}")
@@ -776,14 +777,14 @@ class Leaderboard:
     entries: list[Entry] = field(default_factory=list)
 
     @property
-    def task(self) -> Task:
-        """The rules of the board's task (:func:`board_task`): its events, baseline and bar."""
-        return board_task(self.environment, "leaderboard")
+    def rules(self) -> Task:
+        """The rules of the board's task (:func:`board_rules`): its events, baseline and bar."""
+        return board_rules(self.environment, "leaderboard")
 
     @property
     def events(self) -> Mapping[str, tuple[str, bool]]:
         """The events of the board's task: event -> (Entry attribute, True if higher is better)."""
-        return self.task.events
+        return self.rules.events
 
     def add(self, entry: Entry) -> bool:
         """Add ``entry`` unless an entry with the same name AND model digest is already
@@ -825,8 +826,8 @@ class Leaderboard:
         """The ranking of ``event`` as a text table (tabulate): latencies in microseconds
         per image for the digits, in milliseconds per generated token for TinyTalks (with
         the KV cache, and in its own column without)."""
-        task = self.task
-        talks = task.name == TINYTALKS
+        rules = self.rules
+        talks = rules.name == TINYTALKS
         scale, unit = (1e3, "ms/token") if talks else (1e6, "us")
 
         def time(seconds: float) -> str:
@@ -838,7 +839,7 @@ class Leaderboard:
             uncached = entry.uncached_latency_seconds
             rows.append([
                 "-" if rank is None else rank, entry.name,
-                f"below {task.min_accuracy:.0%}" if score is None else f"{score:+.2f}",
+                f"below {rules.min_accuracy:.0%}" if score is None else f"{score:+.2f}",
                 f"{100 * entry.accuracy:.1f}",
                 f"{time(entry.latency_seconds)} [{time(entry.latency_ci_low)}, {time(entry.latency_ci_high)}]",
                 time(entry.latency_p99_seconds), f"{entry.throughput:,.0f}" if uncached is None else time(uncached),
@@ -878,12 +879,12 @@ class Leaderboard:
 
         Read with ``read_json`` (at most ``MAX_LEADERBOARD_BYTES``), checked by
         :meth:`from_dict` (every entry's figures, by :class:`Entry`), and refused if an
-        entry is of another task than the board's (:func:`board_task`) or was verified on
+        entry is of another task than the board's (:func:`board_rules`) or was verified on
         another test set (:func:`board_test_set`). Every problem is a ``ValueError`` naming
         the file, the entry and the field.
         """
         board = cls.from_dict(read_json(path, MAX_LEADERBOARD_BYTES, "leaderboard"), str(path))
-        task = board_task(board.environment, str(path)).name
+        task = board_rules(board.environment, str(path)).name
         expected = board_test_set(board.environment, str(path))
         for entry in board.entries:
             if entry.task != task:

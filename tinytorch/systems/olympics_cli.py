@@ -206,10 +206,10 @@ def leaderboard_command(options: argparse.Namespace) -> int:
     board = Leaderboard.load(options.boards[0])
     for path in options.boards[1:]:
         board.merge(Leaderboard.load(path))
-    require_event(options.event, board.task.name)
+    require_event(options.event, board.rules.name)
     refused = 0
     if options.models is not None:
-        board, refused = recheck(board, options.models, task_test_set(board.task.name, options.test_set))
+        board, refused = recheck(board, options.models, task_test_set(board.rules.name, options.test_set))
     if options.out is not None:
         board.save(options.out)
     print(board.table(options.event))
