@@ -24,11 +24,21 @@ Three ideas make deep stacks of these blocks trainable:
 The causal mask inside every attention layer makes position ``t``'s logits depend on
 tokens ``0..t`` only, so one forward pass trains ``T`` next-token predictions at once, and
 ``generate`` can extend a prompt one sampled token at a time.
+
+**Activation checkpointing** trades time for memory. Training keeps every block's
+intermediate arrays alive until backward (dozens of times the block's input), so memory
+grows with depth. :func:`checkpoint` runs a block without recording its graph, keeps only
+the block's inputs, and lets backward run the block's forward again to rebuild what it
+needs: one extra forward per block per step, for a peak that holds the activations of one
+block at a time instead of all of them. ``GPT(..., checkpoint_blocks=True)`` checkpoints
+every block. (Not to be confused with kata 07's checkpoints, files of saved weights.)
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -193,6 +203,93 @@ class TransformerBlock(Module):
         # END SOLUTION
 
 
+# -- activation checkpointing: store a block's inputs, recompute the rest in backward -------
+
+RandomStates = list[tuple[np.random.Generator, dict[str, Any]]]
+
+
+def random_states(module: Module) -> RandomStates:
+    """Every random generator ``module``'s forward may draw from, with its state now.
+
+    These are the generators kept as attributes of the module and its sub-modules, such as
+    each ``Dropout``'s ``rng``. A forward that draws from anything else (NumPy's global
+    random state, a generator passed in as an argument) cannot be replayed by
+    :func:`checkpoint`.
+    """
+    return [(value, value.bit_generator.state)
+            for _, sub in module.named_modules()
+            for value in vars(sub).values() if isinstance(value, np.random.Generator)]
+
+
+@contextmanager
+def replayed_randomness(states: RandomStates) -> Iterator[None]:
+    """Within the block, each generator of ``states`` draws again what it drew from its saved
+    state; afterwards every one continues exactly where it was before the block.
+
+    So a recomputed forward sees the same dropout masks as the original one, and the draws
+    that follow (the next training step's masks) are those a run without checkpointing gets.
+    """
+    now = [(generator, generator.bit_generator.state) for generator, _ in states]
+    for generator, state in states:
+        generator.bit_generator.state = state
+    try:
+        yield
+    finally:
+        for generator, state in now:
+            generator.bit_generator.state = state
+
+
+class CheckpointBackward(Function):
+    """The whole of a checkpointed module as ONE node of the graph.
+
+    Inputs: the module's input Tensors. Arguments: ``module``, and ``random_states``, its
+    generators' states from before the forward (:func:`random_states`). Nothing computed
+    inside the module was kept, so backward computes it again:
+
+    1. fresh leaves: ``Tensor(x.data, requires_grad=x.requires_grad)`` for each input, so
+       the recomputed graph starts here and does not run on into the graph outside;
+    2. the forward again, with recording on, inside
+       ``replayed_randomness(random_states)`` (the same dropout masks as the first time);
+    3. ``output.backward(grad)``: the module's parameters accumulate their ``.grad`` there
+       and then, as in any backward, and each leaf receives the gradient of its input;
+    4. return those leaves' gradients, in order (None for a leaf that got none).
+
+    The recomputed graph lives only during this call: one module's activations at a time.
+    """
+
+    def backward(self, grad: np.ndarray) -> Gradients:
+        module, states = self.arguments["module"], self.arguments["random_states"]
+        # BEGIN SOLUTION
+        leaves = tuple(Tensor(x.data, requires_grad=x.requires_grad) for x in self.inputs)
+        with replayed_randomness(states):
+            output = module(*leaves)
+        output.backward(grad)
+        return tuple(None if leaf.grad is None else leaf.grad.data for leaf in leaves)
+        # END SOLUTION
+
+
+def checkpoint(module: Module, *inputs: Tensor) -> Tensor:
+    """``module(*inputs)``, computed now and again in backward instead of being stored.
+
+    Run the module under ``no_grad()``, so that none of its intermediate arrays is kept,
+    after taking its :func:`random_states`; then ``record`` its output with
+    :class:`CheckpointBackward`, inputs ``inputs``, arguments ``module=`` and
+    ``random_states=``. The values are exactly ``module(*inputs)``'s, and so are the
+    gradients, to float32 rounding. The price: the module's forward runs twice per training
+    step. Outside training (no autograd, or under ``no_grad()``) it is a plain call.
+
+    Other arguments go into the module (kata 13's GPT checkpoints ``block(x)``); the inputs
+    must be Tensors, and the module's forward must depend on nothing but them, its
+    parameters and its generators.
+    """
+    # BEGIN SOLUTION
+    states = random_states(module)
+    with no_grad():
+        output = module(*inputs)
+    return record(output, CheckpointBackward, inputs, module=module, random_states=states)
+    # END SOLUTION
+
+
 class GPT(Module):
     """A decoder-only language model: token ids ``(B, T)`` in, logits ``(B, T, vocab)`` out.
 
@@ -214,14 +311,21 @@ class GPT(Module):
     ``forward(idx)``: ``idx`` holds integer token ids of shape ``(B, T)`` with
     ``T <= max_len`` (a Tensor, array or nested list); anything not 2-D is a ``ValueError``
     naming its shape. Longer sequences are refused by the position embedding.
+
+    ``checkpoint_blocks`` (an attribute too, so it can be switched on an existing model):
+    ``forward`` runs each block through :func:`checkpoint` instead of calling it, so training
+    keeps each block's input rather than everything inside it, and recomputes the rest in
+    backward. Same logits, same gradients.
     """
 
     def __init__(self, vocab_size: int, max_len: int, dim: int, num_layers: int, num_heads: int,
                  mlp_ratio: int = 4, dropout: float = 0.0,
-                 rng: np.random.Generator | int | None = None) -> None:
+                 rng: np.random.Generator | int | None = None,
+                 checkpoint_blocks: bool = False) -> None:
         super().__init__()
         self.vocab_size = vocab_size
         self.max_len = max_len
+        self.checkpoint_blocks = checkpoint_blocks
         # BEGIN SOLUTION
         generator = np.random.default_rng(rng)
         self.token_embedding = Embedding(vocab_size, dim, rng=generator)
@@ -240,7 +344,7 @@ class GPT(Module):
             raise ValueError(f"GPT expects token ids of shape (B, T), got shape {tokens.shape}")
         x = self.position_embedding(self.token_embedding(tokens))
         for block in self.blocks:
-            x = block(x)
+            x = checkpoint(block, x) if self.checkpoint_blocks else block(x)
         return self.head(self.ln_f(x))
         # END SOLUTION
 
