@@ -255,7 +255,7 @@ class Run:
 
 
 def record_in_progress(name: str, criteria: Sequence[Criterion]) -> None:
-    """Note a full run on the learner's code in their progress file (``pytest --progress``)."""
+    """Note a full run on the student's code in their progress file (``pytest --progress``)."""
     progress = Progress.load(ROOT)
     progress.record_milestone(name, result="; ".join(c.describe() for c in criteria),
                               achieved=all(c.met for c in criteria))

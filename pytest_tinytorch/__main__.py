@@ -1,4 +1,4 @@
-"""Learner, maintainer and instructor commands.
+"""Student, maintainer and instructor commands.
 
     python -m pytest_tinytorch doctor                   check Python, packages, BLAS and data
     python -m pytest_tinytorch reset NN                 start kata NN over (your code is kept)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "readmes":
             return _readmes(curriculum, args.check)
         return _check_stubs(curriculum) if args.check else _write_stubs(curriculum, args.force)
-    except stubs.LearnerCodeError as error:
+    except stubs.StudentCodeError as error:
         print(f"error: {error}\nTo replace them anyway, run `python -m pytest_tinytorch stubs "
               f"--force`: it keeps a copy of each under {stubs.BACKUPS}/. To start one kata over, "
               f"run `python -m pytest_tinytorch reset NN`.", file=sys.stderr)
@@ -159,7 +159,7 @@ def _reset(curriculum: Curriculum, kata: Kata) -> int:
 
 
 def _shown(curriculum: Curriculum, path: Path) -> str:
-    """``path`` as the learner would type it from the repository root."""
+    """``path`` as the student would type it from the repository root."""
     return path.relative_to(curriculum.root).as_posix()
 
 

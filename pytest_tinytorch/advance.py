@@ -29,7 +29,7 @@ def go_on(arguments: Sequence[str], where: Path, current: Callable[[], str | Non
           first: str) -> int:
     """Run ``pytest arguments`` again while each run unlocks a kata; return the last exit status.
 
-    ``current`` reads the kata the learner is on from the progress file; ``first`` is the
+    ``current`` reads the kata the student is on from the progress file; ``first`` is the
     one the finished run unlocked.
     """
     command = [sys.executable, "-m", "pytest", *arguments]

@@ -1,4 +1,4 @@
-"""Running the learner's code in a fresh Python, for the kata tests that need a new interpreter.
+"""Running the student's code in a fresh Python, for the kata tests that need a new interpreter.
 
 A stub reached in the child is work to do, exactly as in the test's own process: when the
 child fails on a stub's ``NotImplementedError``, :func:`run_python` raises

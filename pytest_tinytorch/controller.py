@@ -1,11 +1,11 @@
 """The kata engine's role in the process that decides: the run's plan, the tally, the verdicts.
 
-One controller per run, in the main pytest process. It reads the learner's progress, applies
+One controller per run, in the main pytest process. It reads the student's progress, applies
 the gate (which katas this run may collect) and hands that plan to whoever runs the tests (a
 :class:`.tester.KataTester` in this process, or each xdist worker). Reports come back to it;
 it decides which katas passed, sets the exit status from those verdicts, records progress,
-writes ``--tinytorch-report`` and has :mod:`.summary` print what the learner reads. Under
-xdist it never imports the learner's code, so nothing the graded code does can decide its
+writes ``--tinytorch-report`` and has :mod:`.summary` print what the student reads. Under
+xdist it never imports the student's code, so nothing the graded code does can decide its
 grade.
 """
 
@@ -84,7 +84,7 @@ class KataController:
         node.workerinput[WORKER_KEY] = self.plan.as_workerinput()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Under xdist this process decides every verdict, so it never imports learner code."""
+        """Under xdist this process decides every verdict, so it never imports student code."""
         if self.config.pluginmanager.has_plugin("dsession"):
             implementation.forbid_import()
 
@@ -186,7 +186,7 @@ class KataController:
         state = statuses(self.curriculum, Progress.load(self.root), student, self.given)
         return next((k.label for k in self.curriculum.katas if state[k.id] == Status.CURRENT), None)
 
-    # -- what the learner reads, and what comes next -------------------------------------
+    # -- what the student reads, and what comes next -------------------------------------
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter):

@@ -1,6 +1,6 @@
 """The course files of a student release, and the check that a submission still has them.
 
-Everything in a student release except the learner's code belongs to the instructor: the
+Everything in a student release except the student's code belongs to the instructor: the
 katas and their conftests, the plugin, the root ``conftest.py``, ``pyproject.toml``, the
 milestones and the data the katas read. The release records the sha256 of each of those
 files in ``katas/release.json``; its grading workflow holds the sha256 of that record and,
@@ -11,7 +11,7 @@ library and executes no file a student can change.
 A submission passes the check when the record is the release's, every recorded file is
 unchanged, and no file was added that could change what runs: nothing in the course's own
 folders, and no Python or configuration file (a ``pytest.ini``, a ``conftest.py``, a
-``sitecustomize.py``, a ``numpy.py``...) outside the learner's package. Notes in Markdown may
+``sitecustomize.py``, a ``numpy.py``...) outside the student's package. Notes in Markdown may
 be added or edited anywhere; other files (a ``.DS_Store``, an editor's settings) may be added.
 
 This module must stay runnable on its own: it imports nothing from its package.
@@ -32,20 +32,20 @@ NOT_CHECKED = frozenset({".git", ".github"})  # top-level folders: git's own, an
 CACHES = frozenset({"__pycache__", ".pytest_cache"})
 SYMLINK = "symlink to "  # a linked folder is recorded as its target, never followed
 COURSE_FOLDERS = frozenset({"katas", "pytest_tinytorch", "milestones"})
-# Files Python or pytest may load: none may be added outside the learner's package.
+# Files Python or pytest may load: none may be added outside the student's package.
 RUNNABLE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".pth", ".ini", ".cfg", ".toml")
-# Names that would reconfigure pytest or Python even inside the learner's package.
+# Names that would reconfigure pytest or Python even inside the student's package.
 CONFIGURATION_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg",
                                  "setup.py", "pyproject.toml", "sitecustomize.py", "usercustomize.py"})
 
 
-def is_learner_file(relative: str) -> bool:
-    """The learner's own files: Python code in their package, notes, progress, backups."""
+def is_student_file(relative: str) -> bool:
+    """The student's own files: Python code in their package, notes, progress, backups."""
     top, _, rest = relative.partition("/")
     name = relative.rsplit("/", 1)[-1]
     if relative.endswith(".md") or name.startswith((".tinytorch-progress.json", ".tinytorch-stubs.json")):
         return True
-    if top == ".tinytorch-backups":  # copies of the learner's code kept by `stubs` and `reset`
+    if top == ".tinytorch-backups":  # copies of the student's code kept by `stubs` and `reset`
         return True
     if top == "milestones" and rest.startswith("results/"):
         return True
@@ -81,7 +81,7 @@ def course_files(root: Path, *, skip_caches: bool = False) -> dict[str, str]:
         for name in files:
             path = here / name
             relative = path.relative_to(root).as_posix()
-            if relative != RECORD and not is_learner_file(relative) and path.is_file():
+            if relative != RECORD and not is_student_file(relative) and path.is_file():
                 table[relative] = sha256_of(path)
     return dict(sorted(table.items()))
 

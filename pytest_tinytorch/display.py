@@ -1,4 +1,4 @@
-"""What the learner reads: connection maps, metric tables, the curriculum table.
+"""What the student reads: connection maps, metric tables, the curriculum table.
 
 Plain text only (tabulate's "simple" format): it reads the same in a terminal, a CI log and
 a Windows console.
@@ -66,7 +66,7 @@ def earned(kata: Kata, status: Status) -> int:
 
 
 def points(curriculum: Curriculum, statuses: dict[str, Status]) -> tuple[int, int]:
-    """(earned, possible) over the katas the learner builds (given katas have no points)."""
+    """(earned, possible) over the katas the student builds (given katas have no points)."""
     built = [kata for kata in curriculum.katas if statuses[kata.id] != Status.GIVEN]
     return sum(earned(kata, statuses[kata.id]) for kata in built), sum(kata.points for kata in built)
 
@@ -82,7 +82,7 @@ def progress_bar(curriculum: Curriculum, statuses: dict[str, Status], width: int
 
 
 def milestones_table(names: list[str], records: dict[str, dict[str, str]]) -> str:
-    """Each milestone with the last full run on the learner's code, as ``pytest --progress`` shows."""
+    """Each milestone with the last full run on the student's code, as ``pytest --progress`` shows."""
     rows = []
     for name in names:
         record = records.get(name)

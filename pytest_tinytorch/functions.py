@@ -1,8 +1,8 @@
-"""How much of a kata the learner has written, and which hint fits where they are.
+"""How much of a kata the student has written, and which hint fits where they are.
 
 A kata's functions are its solution regions: each one becomes, in the stubs, a ``raise
 NotImplementedError("<function>: not implemented yet (kata ...)")``. So the functions still to
-write are the stub lines left in the learner's modules, and the kata's total is the number of
+write are the stub lines left in the student's modules, and the kata's total is the number of
 stub lines in freshly generated stubs (from ``reference/``, or as a release recorded it).
 """
 

@@ -25,7 +25,7 @@ Usage, in a test (``fn`` takes Tensors and returns a Tensor)::
 
 Inputs are given as arrays; gradcheck makes them float64 Tensors with
 ``requires_grad=True`` of the implementation under test (``tinytorch.core.Tensor``,
-imported when called, so it is the learner's or the reference as the run decides).
+imported when called, so it is the student's or the reference as the run decides).
 """
 
 from __future__ import annotations

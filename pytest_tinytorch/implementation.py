@@ -1,11 +1,11 @@
-"""Which ``tinytorch`` package the katas import: the learner's or the reference solution.
+"""Which ``tinytorch`` package the katas import: the student's or the reference solution.
 
-Both are packages named ``tinytorch``: ``<root>/tinytorch`` (the learner's, the default) and
+Both are packages named ``tinytorch``: ``<root>/tinytorch`` (the student's, the default) and
 ``<root>/reference/tinytorch``. Choosing one puts its parent folder first on ``sys.path``
 before anything imports ``tinytorch``.
 
 A track may make some modules *given* ("build what you're learning, import what you
-need"): the learner's package is used, but those modules are loaded from the reference
+need"): the student's package is used, but those modules are loaded from the reference
 where it exists (a student release ships them already solved in ``tinytorch/``).
 """
 
@@ -30,7 +30,7 @@ def package_dir(root: Path, impl: str) -> Path:
 
 
 class GivenModules(importlib.abc.MetaPathFinder):
-    """Loads the named ``tinytorch`` modules from reference files instead of the learner's."""
+    """Loads the named ``tinytorch`` modules from reference files instead of the student's."""
 
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = files
@@ -41,7 +41,7 @@ class GivenModules(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, file) if file else None
 
 
-class LearnerCodeForbidden(importlib.abc.MetaPathFinder):
+class StudentCodeForbidden(importlib.abc.MetaPathFinder):
     """Refuses every import of ``tinytorch`` in the process it is installed in."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
@@ -54,8 +54,8 @@ class LearnerCodeForbidden(importlib.abc.MetaPathFinder):
 
 def forbid_import() -> None:
     """From now on, this process cannot import ``tinytorch`` (the xdist controller's promise)."""
-    if not any(isinstance(finder, LearnerCodeForbidden) for finder in sys.meta_path):
-        sys.meta_path.insert(0, LearnerCodeForbidden())
+    if not any(isinstance(finder, StudentCodeForbidden) for finder in sys.meta_path):
+        sys.meta_path.insert(0, StudentCodeForbidden())
 
 
 def activate(root: Path, impl: str, given_modules: Sequence[str] = ()) -> Path:

@@ -60,7 +60,7 @@ class ReleaseRecord:
 
 def write(root: Path, tests: dict[str, list[str]], functions: dict[str, int]) -> Path:
     """Record the release rooted at ``root``: its course files, and per kata id its ``tests``
-    and the number of ``functions`` the learner writes."""
+    and the number of ``functions`` the student writes."""
     path = root / RECORD
     record = {"format": RECORD_FORMAT, "files": course_files(root),
               "katas": {kata: {"tests": sorted(ids), "functions": functions.get(kata, 0)}

@@ -1,7 +1,7 @@
 """The curriculum manifest: one ordered list of katas in ``katas/manifest.toml``.
 
 Everything else finds a kata by name from here: its folder is ``katas/<id>_<slug>/``, the
-learner's modules are ``tinytorch/<module>`` and the reference modules are
+student's modules are ``tinytorch/<module>`` and the reference modules are
 ``reference/tinytorch/<module>``.
 """
 
@@ -54,9 +54,9 @@ class Kata:
 
 @dataclass(frozen=True)
 class Track:
-    """One of the paper's configurations: the katas a learner builds, and those given.
+    """One of the paper's configurations: the katas a student builds, and those given.
 
-    ``prebuilt`` katas are not built by the learner: their modules are imported from the
+    ``prebuilt`` katas are not built by the student: their modules are imported from the
     reference solution ("build what you're learning, import what you need").
     """
 
@@ -125,7 +125,7 @@ class Curriculum:
         return None
 
     def kata_of_module(self, module: str) -> Kata | None:
-        """The kata that asks the learner to write ``module`` (e.g. ``core/tensor.py``)."""
+        """The kata that asks the student to write ``module`` (e.g. ``core/tensor.py``)."""
         for kata in self.katas:
             if module in kata.modules:
                 return kata

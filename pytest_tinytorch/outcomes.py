@@ -113,7 +113,7 @@ def timeout_text(excinfo: pytest.ExceptionInfo[BaseException], limit: float, adv
 
 
 def place(path: Path, line: int, root: Path) -> str:
-    """``path:line`` as the learner reads it: from the project's root when it is inside."""
+    """``path:line`` as the student reads it: from the project's root when it is inside."""
     shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     return f"{shown}:{line}"
 

@@ -5,7 +5,7 @@ plugins do: the :class:`.controller.KataController` in the main process (it deci
 :class:`.tester.KataTester` wherever tests run (the main process of a serial run, each xdist
 worker), and :mod:`.timeouts` in every process. Flow of a run:
 
-1. The controller reads the manifest and the learner's progress and applies the gate: the
+1. The controller reads the manifest and the student's progress and applies the gate: the
    plan of which katas this run collects, handed to every process that runs tests.
 2. A tester collects only the plan's katas, gives each test its kata's time limit, and turns
    failures into guidance where they happen (see :mod:`.outcomes`).
@@ -68,7 +68,7 @@ def _curriculum(config: pytest.Config) -> Curriculum | None:
 
 
 def _scope(config: pytest.Config, curriculum: Curriculum, progress: Progress) -> tracks.Scope:
-    """The katas of the learner's track; a newly chosen ``--track`` is saved."""
+    """The katas of the student's track; a newly chosen ``--track`` is saved."""
     try:
         scope = tracks.resolve(curriculum, progress, track_option=config.option.tinytorch_track,
                                prebuilt_option=config.option.tinytorch_prebuilt,

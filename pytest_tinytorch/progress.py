@@ -1,16 +1,16 @@
-"""The learner's progress: a small JSON file at the repository root.
+"""The student's progress: a small JSON file at the repository root.
 
-It records, per kata, when it passed and a fingerprint of the learner's source files it
+It records, per kata, when it passed and a fingerprint of the student's source files it
 passed with, how many hints have been revealed, the chosen track, and the last full run of
-each milestone on the learner's code (its figure, its criterion, whether it was met). Only the controlling
+each milestone on the student's code (its figure, its criterion, whether it was met). Only the controlling
 pytest process writes it (never an xdist worker, never a run against the reference).
 
-The file is the learner's, so tinytorch never trusts it and never loses it:
+The file is the student's, so tinytorch never trusts it and never loses it:
 
 - **Reading.** Only a regular file of at most :data:`MAX_BYTES` is opened (a FIFO or a
   directory in its place is never read, so a run cannot hang or crash on one). UTF-8 with or
   without a byte-order mark, UTF-16 and UTF-32 are all read (``json.loads`` on bytes detects
-  them), so an editor's save keeps the learner's progress.
+  them), so an editor's save keeps the student's progress.
 - **An odd file is set aside, never overwritten.** A file that cannot be read at all (not
   JSON, nested too deeply, binary, another format, not a file) is moved to the first free
   name of ``.tinytorch-progress.json.bak``, ``.bak.1``, ``.bak.2``, ... and progress starts
@@ -61,8 +61,8 @@ LOCK_PATIENCE = 10.0  # seconds a save waits for another run's save (which takes
 
 class Status(str, Enum):
     PASSED = "passed"
-    STALE = "stale"  # passed once, but the learner's source files changed since
-    GIVEN = "given"  # prebuilt by the learner's track: imported from the reference
+    STALE = "stale"  # passed once, but the student's source files changed since
+    GIVEN = "given"  # prebuilt by the student's track: imported from the reference
     CURRENT = "current"
     LOCKED = "locked"
 
@@ -83,7 +83,7 @@ class _Unreadable(Exception):
 
 @dataclass
 class Progress:
-    """What the learner has achieved, as stored on disk."""
+    """What the student has achieved, as stored on disk."""
 
     path: Path
     passed: dict[str, dict] = field(default_factory=dict)
@@ -171,7 +171,7 @@ class Progress:
         }
 
     def record_milestone(self, name: str, *, result: str, achieved: bool) -> None:
-        """A full milestone run on the learner's code: ``result`` says each figure against its
+        """A full milestone run on the student's code: ``result`` says each figure against its
         criterion, as the milestone printed it."""
         self.milestones[name] = {
             "result": result,
@@ -180,7 +180,7 @@ class Progress:
         }
 
     def hints_shown(self, kata: Kata) -> int:
-        """How many of ``kata``'s hints the learner has seen: the first always, at most all."""
+        """How many of ``kata``'s hints the student has seen: the first always, at most all."""
         return max(1, min(self.hints.get(kata.id, 1), len(kata.hints)))
 
     def next_hint(self, kata: Kata) -> tuple[int, str]:
@@ -364,7 +364,7 @@ def _patiently(action: Callable[[], None], transient: type[OSError] | tuple[()])
 
 
 def fingerprint(curriculum: Curriculum, kata: Kata, package: Path) -> str:
-    """sha256 over the learner's modules of ``kata`` and of every kata it builds on."""
+    """sha256 over the student's modules of ``kata`` and of every kata it builds on."""
     digest = hashlib.sha256()
     for needed in curriculum.with_prerequisites(kata):
         for module in needed.modules:

@@ -1,16 +1,16 @@
 """``python -m pytest_tinytorch release OUT_DIR [--track NAME]``: a student template repository.
 
-The release holds what a learner needs and nothing that gives the answers away: the stubs
+The release holds what a student needs and nothing that gives the answers away: the stubs
 (with a track's given katas already solved), the katas, the plugin, the milestones, a
 student README, a record of the release (``katas/release.json``: every course file's sha256
 and every kata's tests) and a GitHub Classroom workflow. It never holds ``reference/`` or a
 solution marker.
 
 The workflow grades in two stages. First, with nothing installed, it checks that every file
-outside the learner's code is the release's (:mod:`.coursefiles`, whose source the workflow
+outside the student's code is the release's (:mod:`.coursefiles`, whose source the workflow
 carries, against the record's sha256, which the workflow holds). Then one step per kata runs
 ``pytest --kata NN`` under pytest-xdist, so that the process deciding the exit status (the
-xdist controller) never imports the learner's code, and a kata's points need every recorded
+xdist controller) never imports the student's code, and a kata's points need every recorded
 test to have run and passed.
 """
 
@@ -31,7 +31,7 @@ from .tracks import Scope
 COPIED = ("katas", "pytest_tinytorch", "milestones", "conftest.py", "pyproject.toml",
           ".gitignore", ".gitattributes")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "results", ".pytest_cache")
-GUIDE_START, GUIDE_END = "<!-- learner-guide -->", "<!-- /learner-guide -->"
+GUIDE_START, GUIDE_END = "<!-- student-guide -->", "<!-- /student-guide -->"
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 GRADE_COMMAND = "python -m pytest --kata {id} --no-gate -p no:cacheprovider -n 2"
 CHECK_STEP = "Course files are the release's"
@@ -68,7 +68,7 @@ def make(curriculum: Curriculum, scope: Scope, out: Path) -> list[Path]:
 
 
 def _write_stubs(curriculum: Curriculum, scope: Scope, out: Path) -> None:
-    """The learner's package: stubs, except the given modules, which are the reference's."""
+    """The student's package: stubs, except the given modules, which are the reference's."""
     given = set(scope.given_modules())
     reference = curriculum.root / "reference" / "tinytorch"
     for relative, content in stubs.generate(curriculum).items():
@@ -126,7 +126,7 @@ def graded_katas(scope: Scope) -> list[Kata]:
 
 
 def student_readme(readme: Path, scope: Scope) -> str:
-    """The learner's guide of the project README, under a header for a course template."""
+    """The student's guide of the project README, under a header for a course template."""
     text = readme.read_text(encoding="utf-8")
     if GUIDE_START not in text or GUIDE_END not in text:
         raise ReleaseError(f"{readme} lacks the {GUIDE_START} ... {GUIDE_END} section")

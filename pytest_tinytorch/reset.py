@@ -1,7 +1,7 @@
 """``python -m pytest_tinytorch reset NN``: start one kata over, keeping a copy of your code.
 
-Each module the manifest lists for kata NN goes back to the file the learner started from,
-after the learner's version of each module that differs has been copied into a new folder
+Each module the manifest lists for kata NN goes back to the file the student started from,
+after the student's version of each module that differs has been copied into a new folder
 ``.tinytorch-backups/<date>_<time>/tinytorch/`` (:func:`.stubs.back_up`). Every recorded
 pass of kata NN and of the katas after it is withdrawn, since they were checked against code
 that is gone; revealed hints stay revealed.
@@ -42,7 +42,7 @@ class Outcome:
     """What :func:`reset` did."""
 
     restored: list[str]  # modules whose content was replaced, by path in tinytorch/
-    backup: Path | None  # where the learner's versions of them were copied
+    backup: Path | None  # where the student's versions of them were copied
     withdrawn: list[str]  # ids of the katas whose recorded pass was withdrawn
     warnings: list[str]  # what went wrong with the progress file, one line each
 
@@ -63,7 +63,7 @@ def reset(curriculum: Curriculum, kata: Kata) -> Outcome:
 
 
 def starting_files(curriculum: Curriculum, modules: Sequence[str]) -> dict[str, bytes]:
-    """The content each of ``modules`` (paths in ``tinytorch/``) had when the learner began."""
+    """The content each of ``modules`` (paths in ``tinytorch/``) had when the student began."""
     reference = curriculum.root / "reference" / "tinytorch"
     if reference.is_dir():
         missing = [m for m in modules if not (reference / m).is_file()]

@@ -1,4 +1,4 @@
-"""Which katas a run may collect: the gate between the learner and katas not yet unlocked.
+"""Which katas a run may collect: the gate between the student and katas not yet unlocked.
 
 A kata outside the selection is never imported, so a locked kata whose imports do not
 exist yet cannot break collection.
@@ -17,7 +17,7 @@ UNLOCKED = (*DONE, Status.CURRENT)
 
 
 class GateError(Exception):
-    """The learner asked for a kata they have not unlocked yet."""
+    """The student asked for a kata they have not unlocked yet."""
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
-"""Generate the learner's ``tinytorch/`` from ``reference/tinytorch/``.
+"""Generate the student's ``tinytorch/`` from ``reference/tinytorch/``.
 
-In the reference, each part a learner writes is a solution region: the lines between a
+In the reference, each part a student writes is a solution region: the lines between a
 line ``# BEGIN SOLUTION`` and a line ``# END SOLUTION`` inside a function, after its
 signature and docstring (which stay: they are the specification). The stub keeps
 everything outside the regions and replaces each region with a ``raise
 NotImplementedError`` that names the function and the kata. Files without regions
 (helpers, loaders, data) are copied as they are.
 
-Writing the stubs never destroys a learner's work. A file of ``tinytorch/`` that ``stubs``
+Writing the stubs never destroys a student's work. A file of ``tinytorch/`` that ``stubs``
 would overwrite or remove is replaced only when it is a stub itself, that is when its bytes
 are either
 
@@ -16,8 +16,8 @@ are either
   ``.tinytorch-stubs.json``, git-ignored, so a maintainer can regenerate again and again
   while editing the reference).
 
-Any other content is the learner's: :func:`write` then changes nothing and raises
-:class:`LearnerCodeError` naming the files, unless forced, in which case it first copies
+Any other content is the student's: :func:`write` then changes nothing and raises
+:class:`StudentCodeError` naming the files, unless forced, in which case it first copies
 them into a new folder ``.tinytorch-backups/<date>_<time>/tinytorch/``.
 """
 
@@ -49,8 +49,8 @@ class StubError(Exception):
     """The stubs cannot be generated or written: malformed markers, no reference."""
 
 
-class LearnerCodeError(StubError):
-    """Writing the stubs would overwrite or remove files holding the learner's code."""
+class StudentCodeError(StubError):
+    """Writing the stubs would overwrite or remove files holding the student's code."""
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = paths
@@ -67,7 +67,7 @@ class Difference:
 
 @dataclass(frozen=True)
 class Written:
-    """What :func:`write` did: the changes, and where the learner's replaced files were copied."""
+    """What :func:`write` did: the changes, and where the student's replaced files were copied."""
 
     changes: list[Difference]
     backup: Path | None
@@ -180,17 +180,17 @@ def compare(curriculum: Curriculum, expected: dict[str, bytes] | None = None) ->
 def write(curriculum: Curriculum, *, force: bool = False) -> Written:
     """Rewrite ``tinytorch/`` from the reference; return what changed.
 
-    Raises :class:`LearnerCodeError`, having changed nothing, when a file to be overwritten or
-    removed holds the learner's code (see the module docstring); with ``force`` those files
+    Raises :class:`StudentCodeError`, having changed nothing, when a file to be overwritten or
+    removed holds the student's code (see the module docstring); with ``force`` those files
     are copied into a new backup folder first.
     """
     target = curriculum.root / "tinytorch"
     expected = generate(curriculum)
     changes = compare(curriculum, expected)
-    learners = learners_files(curriculum, [c.path for c in changes if c.problem != "missing"])
-    if learners and not force:
-        raise LearnerCodeError(learners)
-    backup = back_up(curriculum.root, learners) if learners else None
+    theirs = students_files(curriculum, [c.path for c in changes if c.problem != "missing"])
+    if theirs and not force:
+        raise StudentCodeError(theirs)
+    backup = back_up(curriculum.root, theirs) if theirs else None
     for change in changes:
         path = target / change.path
         if change.problem == "extra":
@@ -205,19 +205,19 @@ def write(curriculum: Curriculum, *, force: bool = False) -> Written:
     return Written(changes, backup)
 
 
-def learners_files(curriculum: Curriculum, paths: list[str]) -> list[str]:
+def students_files(curriculum: Curriculum, paths: list[str]) -> list[str]:
     """Those of ``paths`` (in ``tinytorch/``) whose content is no stub ``stubs`` made or shipped."""
     if not paths:
         return []
     target = curriculum.root / "tinytorch"
     recorded = _recorded(curriculum.root)
     committed = committed_stubs(curriculum)
-    learners = []
+    theirs = []
     for path in paths:
         content = (target / path).read_bytes()
         if committed.get(path) != content and recorded.get(path) != _sha256(content):
-            learners.append(path)
-    return learners
+            theirs.append(path)
+    return theirs
 
 
 def committed_stubs(curriculum: Curriculum) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""What the learner reads at the end of a run: the kata section of pytest's summary.
+"""What the student reads at the end of a run: the kata section of pytest's summary.
 
 Per kata that ran: passed (its systems metrics, the reference to compare with, questions to
 reflect on, what it unlocked), or how far it is (functions written, tests passed, the
@@ -112,7 +112,7 @@ def _how_far(terminal: pytest.TerminalReporter, run: KataController, kata_run: K
 
 
 def _written(run: KataController, kata: Kata) -> tuple[int, int] | None:
-    """(functions written, functions in the kata) for the learner's code, from the stubs."""
+    """(functions written, functions in the kata) for the student's code, from the stubs."""
     total = functions.total(kata, run.root, run.release) if run.impl == "student" else None
     if not total:
         return None

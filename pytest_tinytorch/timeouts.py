@@ -2,7 +2,7 @@
 
 Why this module exists: pytest-timeout has two ways to stop a test. Its ``signal`` method
 needs SIGALRM, which Windows lacks; its ``thread`` method, the only one there, dumps every
-stack and kills the whole process. A learner's seven-loop convolution (the very code the
+stack and kills the whole process. A student's seven-loop convolution (the very code the
 time limits exist for) would then cost the whole run: no advice, no summary, no progress,
 and under ``-n 2`` a dead worker. A slow loop must cost the one test it is in, nothing more.
 

@@ -1,4 +1,4 @@
-"""Tracks: which katas a learner builds, and which are given ("import what you need").
+"""Tracks: which katas a student builds, and which are given ("import what you need").
 
 A track comes from ``--track NAME`` (remembered in the progress file), else the progress
 file, else the ``tinytorch_track`` ini setting a student release may carry. ``--prebuilt

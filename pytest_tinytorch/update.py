@@ -2,7 +2,7 @@
 
 An instructor publishes a new release as a new commit of the course's template repository
 (``python -m pytest_tinytorch release`` into a clone of it, commit, push). Merging that commit
-into a learner's repository would conflict wherever the learner wrote code, so a learner
+into a student's repository would conflict wherever the student wrote code, so a student
 updates with this command instead, once the template is a git remote::
 
     git remote add course <the template's URL>     # once
@@ -11,15 +11,15 @@ updates with this command instead, once the template is a git remote::
     git commit -am "Course update"
 
 Every course file (everything outside ``tinytorch/``) becomes the new release's, and course
-files the new release no longer has are removed. In the learner's package:
+files the new release no longer has are removed. In the student's package:
 
 - a module still exactly as the old release shipped it (``katas/stubs.json``) takes the new
   release's version, as does a module the new release adds;
-- a module the learner changed is never touched; where the new release changed its starting
+- a module the student changed is never touched; where the new release changed its starting
   file too, the update names it and how to read the new one (``git show REF:tinytorch/...``).
 
 The course's Markdown (the READMEs) is the course's too and is replaced; notes in files of
-the learner's own are never touched. Nothing is committed: ``git diff`` shows the update.
+the student's own are never touched. Nothing is committed: ``git diff`` shows the update.
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ class UpdateError(Exception):
 class Changes:
     course: list[str] = field(default_factory=list)  # course files written
     removed: list[str] = field(default_factory=list)  # course files the new release dropped
-    modules: list[str] = field(default_factory=list)  # learner modules taken from the release
-    kept: list[str] = field(default_factory=list)  # the learner's modules whose stub changed
+    modules: list[str] = field(default_factory=list)  # student modules taken from the release
+    kept: list[str] = field(default_factory=list)  # the student's modules whose stub changed
 
 
 def update(root: Path, ref: str) -> Changes:
-    """Bring the course files of ``root`` to the release at git ``ref``; keep the learner's code."""
+    """Bring the course files of ``root`` to the release at git ``ref``; keep the student's code."""
     new_files = {path: _show(root, ref, path) for path in _tree(root, ref)}
     if SHIPPED.as_posix() not in new_files:
         raise UpdateError(f"{ref} has no {SHIPPED.as_posix()}: it is not a student release")

@@ -6,7 +6,7 @@ small enough to read in one glance:
 - 01 alpha: ``tinytorch/alpha.py`` with ``double(x)``; records one metric.
 - 02 beta:  ``tinytorch/beta.py`` with ``triple(x)``; builds on 01.
 - 03 gamma: its test imports ``tinytorch.gamma``, which does not exist yet, like a kata whose
-  module the learner has not reached.
+  module the student has not reached.
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ hints = ["Only gamma hint."]
 '''
 
 README = """# Miniature
-<!-- learner-guide -->
+<!-- student-guide -->
 Run `pytest --next`.
-<!-- /learner-guide -->
+<!-- /student-guide -->
 ## For maintainers
 Not for students.
 """

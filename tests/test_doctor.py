@@ -59,7 +59,7 @@ def test_a_damaged_optional_data_set_is_named_but_does_not_fail_the_doctor(tmp_p
     assert "download MNIST again" in lines["MNIST"] and status == 0
 
 
-def test_the_blas_line_shows_the_learners_own_thread_setting(tmp_path):
+def test_the_blas_line_shows_the_students_own_thread_setting(tmp_path):
     _, lines, _ = run_doctor(ROOT, tmp_path, OPENBLAS_NUM_THREADS="3")
     assert "katas and milestones use your setting (OPENBLAS_NUM_THREADS=3)" in lines["BLAS"]
 

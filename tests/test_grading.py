@@ -137,8 +137,8 @@ def test_the_check_runs_with_the_standard_library_only(release, classroom):
     assert "-I -S" in classroom(release).workflow
 
 
-def test_the_controller_never_imports_the_learners_code(release, tmp_path):
-    """Under xdist, the process that decides the exit status never runs the learner's code."""
+def test_the_controller_never_imports_the_students_code(release, tmp_path):
+    """Under xdist, the process that decides the exit status never runs the student's code."""
     folder = tmp_path / "submission"
     shutil.copytree(release, folder)
     solve_kata_01(folder)

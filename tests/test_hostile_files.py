@@ -6,7 +6,7 @@ header declaring gigabytes, a gzip bomb), allocates next to nothing before refus
 ``tracemalloc`` (which sees NumPy's allocations too) bounds the peak.
 
 Everything tested here is given code (``tinytorch/untrusted.py``, the file format of kata
-16, the data loaders), the same in the stubs and the reference. What the learner writes,
+16, the data loaders), the same in the stubs and the reference. What the student writes,
 ``load_checkpoint`` refusing a forged checkpoint without touching the model, is tested in
 kata 07 (``katas/07_training/test_5_checkpoints.py``).
 """

@@ -1,6 +1,6 @@
 """The Tensor's given code under hostile use: NumPy on the wrong side, float16 helpers.
 
-What the learner writes is tested in the katas; these tests cover the code the learner is
+What the student writes is tested in the katas; these tests cover the code the student is
 given (``Tensor.__array_ufunc__``, ``Tensor.__rmatmul__``, ``compute_dtype`` and
 ``cast_back``), run on the reference solution because the given code calls into solved
 code (the reflected operators, ``matmul``).

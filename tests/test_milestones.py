@@ -183,7 +183,7 @@ def test_a_milestone_past_its_limit_stops_without_sigalrm(tmp_path, body, stuck)
             in result.stderr) is stuck
 
 
-def test_defaults_are_the_learners_code_and_the_results_folder():
+def test_defaults_are_the_students_code_and_the_results_folder():
     script = (f"import sys; sys.path.insert(0, {str(MILESTONES)!r}); import common\n"
               f"arguments = common.parse_arguments('x', [])\n"
               f"print(arguments.impl, arguments.smoke, arguments.out, common.RESULTS_DIR)")
@@ -372,7 +372,7 @@ def test_mlp_1986_on_mnist_reads_a_local_copy_and_never_downloads(tmp_path):
     assert not (tmp_path / "nowhere").exists(), "the milestone never downloads"
 
 
-def test_a_full_run_on_the_learners_code_is_recorded_in_progress(tmp_path):
+def test_a_full_run_on_the_students_code_is_recorded_in_progress(tmp_path):
     """`pytest --progress` shows the milestones beside the katas, with the figure and criterion."""
     project = tmp_path / "project"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", "__pycache__", ".ci",

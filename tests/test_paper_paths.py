@@ -7,7 +7,7 @@ katas define ``tinytorch.core.activations.Sigmoid``, ``GPT``, ``MultiHeadAttenti
 ``tinytorch.systems.profiling.memory_profile`` and ``tinytorch.nn.spatial``. Each alias is
 checked to be the very same object and to work, on the reference solution, in a fresh
 interpreter with ``reference/`` first on ``sys.path`` (the test process itself keeps the
-``tinytorch`` it was started with). The learner's stubs must offer the same paths: the
+``tinytorch`` it was started with). The student's stubs must offer the same paths: the
 aliases are given code, not something a kata asks for.
 """
 
@@ -109,7 +109,7 @@ def test_the_papers_path_is_ours_and_works_on_the_reference(code):
     assert completed.returncode == 0, completed.stderr
 
 
-def test_the_learners_stubs_offer_the_same_paths():
+def test_the_students_stubs_offer_the_same_paths():
     completed = run_python(ROOT, """
         import tinytorch.nn as nn
         import tinytorch.nn.conv

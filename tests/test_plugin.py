@@ -34,7 +34,7 @@ def test_next_on_a_fresh_clone_runs_the_first_kata_only(project):
 
 def test_a_stub_caught_by_pytest_raises_is_still_work_to_do(project):
     # NotImplementedError is a RuntimeError: pytest.raises(RuntimeError, match=...) catches the
-    # stub's error and fails on the message, which must not read as a bug in the learner's code.
+    # stub's error and fails on the message, which must not read as a bug in the student's code.
     project.write("katas/01_alpha/test_alpha_errors.py", """
 import pytest
 
@@ -185,7 +185,7 @@ def test_an_unknown_progress_format_is_rebuilt_on_the_next_run(project):
 def test_a_kata_whose_code_changed_is_stale_and_reverified(project):
     project.solve("alpha.py")
     project.run("--next")
-    project.solve("alpha.py", wrong=True)  # the learner breaks kata 01 while working on 02
+    project.solve("alpha.py", wrong=True)  # the student breaks kata 01 while working on 02
     progress = project.run("--progress")
     progress.stdout.fnmatch_lines(["stale*01*Alpha*"])
     result = project.run("--next")

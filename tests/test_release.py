@@ -1,4 +1,4 @@
-"""The student release: no solutions, learner guidance from the first run, honest grading."""
+"""The student release: no solutions, student guidance from the first run, honest grading."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_the_release_has_no_solutions(student_release):
         assert (student_release / "tinytorch" / module).read_text() != reference
 
 
-def test_the_release_starts_the_learner_at_kata_01_with_guidance(student_release):
+def test_the_release_starts_the_student_at_kata_01_with_guidance(student_release):
     completed = pytest_in(student_release, "--next")
     assert completed.returncode == pytest.ExitCode.TESTS_FAILED
     assert "Kata 01 Tensor (Foundation)" in completed.stdout
@@ -48,7 +48,7 @@ def test_the_release_starts_the_learner_at_kata_01_with_guidance(student_release
     assert "Hint 1 of" in completed.stdout
 
 
-def test_the_student_readme_is_the_learner_guide_without_maintainer_notes(student_release):
+def test_the_student_readme_is_the_student_guide_without_maintainer_notes(student_release):
     readme = (student_release / "README.md").read_text()
     assert "pytest --next" in readme and "## Grading" in readme
     assert "For maintainers" not in readme and "For instructors" not in readme

@@ -1,4 +1,4 @@
-"""`python -m pytest_tinytorch reset NN`: a kata back to its start, the learner's code kept,
+"""`python -m pytest_tinytorch reset NN`: a kata back to its start, the student's code kept,
 progress withdrawn from NN on; in the repository and in a student release."""
 
 from __future__ import annotations

@@ -84,8 +84,8 @@ def backups(project) -> list[Path]:
     return sorted((project.path / stubs.BACKUPS).glob("*"))
 
 
-def test_stubs_refuse_to_overwrite_or_remove_the_learners_code(project, capsys):
-    """The miniature's stubs were written by `stubs`; then the learner solved 01 and added a file."""
+def test_stubs_refuse_to_overwrite_or_remove_the_students_code(project, capsys):
+    """The miniature's stubs were written by `stubs`; then the student solved 01 and added a file."""
     project.write("tinytorch/__init__.py", 'WHICH = "reference"\n')  # back to the generated stub
     project.solve("alpha.py")
     project.write("tinytorch/helpers.py", "def mine():\n    return 1\n")
@@ -101,7 +101,7 @@ def test_stubs_refuse_to_overwrite_or_remove_the_learners_code(project, capsys):
     assert backups(project) == []
 
 
-def test_force_replaces_the_learners_code_and_keeps_a_copy(project, capsys):
+def test_force_replaces_the_students_code_and_keeps_a_copy(project, capsys):
     project.solve("alpha.py")
     project.write("tinytorch/helpers.py", "def mine():\n    return 1\n")
     assert main(["--root", str(project.path), "stubs", "--force"]) == 0
@@ -133,18 +133,18 @@ def git(project, *args: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_a_fresh_clone_regenerates_the_committed_stubs_but_not_committed_learner_code(project, capsys):
+def test_a_fresh_clone_regenerates_the_committed_stubs_but_not_committed_student_code(project, capsys):
     """Without a record (a fresh clone), the stubs of the reference at git HEAD are stubs; a
-    learner's solution is theirs even once committed (the rule reads HEAD's reference, not
+    student's solution is theirs even once committed (the rule reads HEAD's reference, not
     HEAD's tinytorch/)."""
     project.write("tinytorch/__init__.py", 'WHICH = "reference"\n')
     (project.path / stubs.RECORD).unlink()
     git(project, "init", "-q")
     project.solve("alpha.py")
     git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "the learner's kata 01")
+    git(project, "commit", "-q", "-m", "the student's kata 01")
     project.write("reference/tinytorch/beta.py", reference(project, "beta.py").replace("3 * x", "x * 3"))
-    assert stubs.learners_files(load(project.path), ["alpha.py", "beta.py"]) == ["alpha.py"]
+    assert stubs.students_files(load(project.path), ["alpha.py", "beta.py"]) == ["alpha.py"]
     assert main(["--root", str(project.path), "stubs"]) == 1
     assert "tinytorch/alpha.py" in capsys.readouterr().err
 

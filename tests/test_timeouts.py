@@ -33,7 +33,7 @@ def test_this_process_has_no_sigalrm():
     assert not hasattr(signal, "SIGALRM")
 '''
 
-# added to the learner's alpha.py, whose double() is right: two slow helpers
+# added to the student's alpha.py, whose double() is right: two slow helpers
 SLOW_HELPERS = '''
 
 def count_up(n):

@@ -1,4 +1,4 @@
-"""Updating a course in progress: a learner with three katas solved takes a new release
+"""Updating a course in progress: a student with three katas solved takes a new release
 (a changed kata test, a changed stub) and keeps every line of their code."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=False, timeout=600)
 
 
-def test_an_update_keeps_the_learners_code_and_takes_the_new_course(make_project, tmp_path, classroom):
+def test_an_update_keeps_the_students_code_and_takes_the_new_course(make_project, tmp_path, classroom):
     project = make_project()
     project.write("reference/tinytorch/gamma.py", GAMMA)
     stubs.write(load(project.path), force=True)
@@ -59,13 +59,13 @@ def test_an_update_keeps_the_learners_code_and_takes_the_new_course(make_project
     git(template, "init", "-q")
     publish(project.path, template, "first release")
 
-    learner = tmp_path / "learner"
-    git(tmp_path, "clone", "-q", str(template), str(learner))
+    student = tmp_path / "student"
+    git(tmp_path, "clone", "-q", str(template), str(student))
     for module in ("alpha.py", "beta.py", "gamma.py"):
-        shutil.copy(project.path / "reference" / "tinytorch" / module, learner / "tinytorch" / module)
-    solved = {m: (learner / "tinytorch" / m).read_bytes() for m in ("alpha.py", "beta.py", "gamma.py")}
-    assert pytest_in(learner, "--no-gate", "-q").returncode == 0
-    git(learner, "commit", "-q", "-am", "three katas")
+        shutil.copy(project.path / "reference" / "tinytorch" / module, student / "tinytorch" / module)
+    solved = {m: (student / "tinytorch" / m).read_bytes() for m in ("alpha.py", "beta.py", "gamma.py")}
+    assert pytest_in(student, "--no-gate", "-q").returncode == 0
+    git(student, "commit", "-q", "-am", "three katas")
 
     project.write("katas/01_alpha/test_alpha_more.py",
                   "from tinytorch.alpha import double\n\ndef test_double_of_zero():\n    assert double(0) == 0\n")
@@ -75,16 +75,16 @@ def test_an_update_keeps_the_learners_code_and_takes_the_new_course(make_project
     stubs.write(load(project.path), force=True)
     second = publish(project.path, template, "second release")
 
-    git(learner, "fetch", "-q", "origin")
-    completed = subprocess.run([sys.executable, "-m", "pytest_tinytorch", "update", second], cwd=learner,
+    git(student, "fetch", "-q", "origin")
+    completed = subprocess.run([sys.executable, "-m", "pytest_tinytorch", "update", second], cwd=student,
                                capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
     assert "kept     tinytorch/alpha.py: your code; the release changed its starting file" in completed.stdout
     assert "updated  katas/01_alpha/test_alpha_more.py" in completed.stdout
     assert "updated  tinytorch/delta.py" in completed.stdout
-    assert {m: (learner / "tinytorch" / m).read_bytes() for m in solved} == solved
-    assert classroom(learner).check_course_files().returncode == 0
-    result = pytest_in(learner, "--kata", "01", "--no-gate")
+    assert {m: (student / "tinytorch" / m).read_bytes() for m in solved} == solved
+    assert classroom(student).check_course_files().returncode == 0
+    result = pytest_in(student, "--kata", "01", "--no-gate")
     assert result.returncode == 0 and "4 passed" in result.stdout, result.stdout[-1500:]
 
 

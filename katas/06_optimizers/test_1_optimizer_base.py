@@ -13,7 +13,7 @@ def make_params() -> list[Tensor]:
 
 
 class SignDescent(Optimizer):
-    """A small optimizer of the test's own, built on the learner's base class.
+    """A small optimizer of the test's own, built on the student's base class.
 
     It moves every weight by lr against the sign of its gradient and counts, in its
     state, how many updates each parameter received.

@@ -15,7 +15,7 @@ def optimizer(lr: float) -> SGD:
 
 
 def cosine_expected(t: int, base: float, warmup: int, total: int, floor: float) -> float:
-    """The schedule's definition, written out independently of the learner's code."""
+    """The schedule's definition, written out independently of the student's code."""
     if t < warmup:
         return base * (t + 1) / warmup
     if t >= total:
