@@ -75,6 +75,10 @@ the transformed domain, ``n * n`` matrix products, and mapped back once.
 transforms add numbers of different sizes and ``G`` holds fractions (1/2 in F(2, 3); 1/4,
 1/6, 1/12 and 1/24 in F(4, 3)), so the error grows with the tile: this kata's tests
 measure it against a float64 direct convolution.
+
+Why one long file: it is one kernel, found by name from its test file
+(``test_8b_winograd.py``) and its stub; its sections follow the stages above: the
+transforms, the tiles, the forward pass, the backward pass.
 """
 
 from __future__ import annotations
