@@ -27,7 +27,7 @@ from pathlib import Path
 
 RECORD = "katas/release.json"
 RECORD_FORMAT = "tinytorch-release/1"
-LEARNER_PACKAGE = "tinytorch"
+STUDENT_PACKAGE = "tinytorch"
 NOT_CHECKED = frozenset({".git", ".github"})  # top-level folders: git's own, and the workflow's
 CACHES = frozenset({"__pycache__", ".pytest_cache"})
 SYMLINK = "symlink to "  # a linked folder is recorded as its target, never followed
@@ -49,7 +49,7 @@ def is_student_file(relative: str) -> bool:
         return True
     if top == "milestones" and rest.startswith("results/"):
         return True
-    return top == LEARNER_PACKAGE and relative.endswith(".py") and name not in CONFIGURATION_NAMES
+    return top == STUDENT_PACKAGE and relative.endswith(".py") and name not in CONFIGURATION_NAMES
 
 
 def could_change_a_run(relative: str) -> bool:
@@ -58,7 +58,7 @@ def could_change_a_run(relative: str) -> bool:
     name = relative.rsplit("/", 1)[-1]
     if name in CONFIGURATION_NAMES:
         return True
-    if top == LEARNER_PACKAGE:
+    if top == STUDENT_PACKAGE:
         return False
     return top in COURSE_FOLDERS or name.endswith(RUNNABLE_SUFFIXES)
 

@@ -29,7 +29,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .coursefiles import LEARNER_PACKAGE, RECORD
+from .coursefiles import RECORD, STUDENT_PACKAGE
 from .reset import SHIPPED, ResetError, shipped_modules
 
 
@@ -61,13 +61,13 @@ def update(root: Path, ref: str) -> Changes:
         current = target.read_bytes() if target.is_file() else None
         if current == content:
             continue
-        module = path.removeprefix(f"{LEARNER_PACKAGE}/")
-        if path.startswith(f"{LEARNER_PACKAGE}/") and current is not None and current != shipped.get(module):
+        module = path.removeprefix(f"{STUDENT_PACKAGE}/")
+        if path.startswith(f"{STUDENT_PACKAGE}/") and current is not None and current != shipped.get(module):
             changes.kept.append(path)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-        (changes.modules if path.startswith(f"{LEARNER_PACKAGE}/") else changes.course).append(path)
+        (changes.modules if path.startswith(f"{STUDENT_PACKAGE}/") else changes.course).append(path)
     for path in sorted(old_course - new_files.keys()):
         (root / path).unlink(missing_ok=True)
         changes.removed.append(path)
