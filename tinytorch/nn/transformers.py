@@ -37,7 +37,7 @@ every block. (Not to be confused with kata 07's checkpoints, files of saved weig
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -164,17 +164,19 @@ class TransformerBlock(Module):
 
 # -- activation checkpointing: store a block's inputs, recompute the rest in backward -------
 
-RandomStates = list[tuple[np.random.Generator, dict[str, Any]]]
+RandomStates = list[tuple[np.random.Generator, Mapping[str, Any]]]
 
 
-def random_states(module: Module) -> RandomStates:
+def random_states(module: Callable[..., Any]) -> RandomStates:
     """Every random generator ``module``'s forward may draw from, with its state now.
 
     These are the generators kept as attributes of the module and its sub-modules, such as
-    each ``Dropout``'s ``rng``. A forward that draws from anything else (NumPy's global
-    random state, a generator passed in as an argument) cannot be replayed by
-    :func:`checkpoint`.
+    each ``Dropout``'s ``rng`` (a callable that is not a Module has none). A forward that
+    draws from anything else (NumPy's global random state, a generator passed in as an
+    argument) cannot be replayed by :func:`checkpoint`.
     """
+    if not isinstance(module, Module):
+        return []
     return [(value, value.bit_generator.state)
             for _, sub in module.named_modules()
             for value in vars(sub).values() if isinstance(value, np.random.Generator)]
@@ -221,7 +223,7 @@ class CheckpointBackward(Function):
         raise NotImplementedError("CheckpointBackward.backward: not implemented yet (kata 13 Transformers)")
 
 
-def checkpoint(module: Module, *inputs: Tensor) -> Tensor:
+def checkpoint(module: Callable[..., Tensor], *inputs: Tensor) -> Tensor:
     """``module(*inputs)``, computed now and again in backward instead of being stored.
 
     Run the module under ``no_grad()``, so that none of its intermediate arrays is kept,
