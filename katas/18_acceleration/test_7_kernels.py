@@ -5,18 +5,23 @@ import pytest
 
 from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import ReLU, Tensor, no_grad
-from tinytorch.nn import spatial
+from tinytorch.nn import Conv2d, spatial
 from tinytorch.nn.spatial import MaxPool2dBackward
 from tinytorch.systems import acceleration
 from tinytorch.systems.acceleration import (
     Conv2dFastBackward,
     MaxPool2dFastBackward,
+    conv2d_accelerated,
     conv2d_einsum,
     conv2d_fast,
+    disable_acceleration,
+    enable_acceleration,
     input_grad_by_convolution,
     max_pool2d_fast,
     transposed_conv_pays,
+    winograd_pays,
 )
+from tinytorch.systems.winograd import WinogradConv2dBackward
 
 rng = np.random.default_rng(7)
 
@@ -131,6 +136,74 @@ def test_nothing_is_recorded_under_no_grad_and_errors_are_kata_09s():
     assert out.grad_fn is None and not out.requires_grad
     with pytest.raises(ValueError, match="channels"):
         conv2d_fast(Tensor(np.zeros((1, 2, 5, 5))), Tensor(weight))
+
+
+# -- the route: Winograd or conv2d_fast ------------------------------------------------------------
+
+@pytest.mark.parametrize("in_channels, kernel_shape, stride, floating, expected", [
+    (16, (3, 3), 1, True, True), (32, (3, 3), 1, True, True), (64, (3, 3), 1, True, True),
+    (15, (3, 3), 1, True, False), (8, (3, 3), 1, True, False), (3, (3, 3), 1, True, False),  # few channels
+    (32, (5, 5), 1, True, False), (32, (1, 1), 1, True, False),  # the transforms are F(4x4, 3x3)'s
+    (32, (3, 3), 2, True, False),                                # stride-1 convolutions only
+    (32, (3, 3), 1, False, False),                               # integers: G holds fractions
+])
+def test_when_winograd_runs(in_channels, kernel_shape, stride, floating, expected):
+    assert winograd_pays(in_channels, kernel_shape, stride, floating) is expected
+
+
+@pytest.mark.parametrize("in_channels, stride, rule", [
+    (15, 1, Conv2dFastBackward), (16, 1, WinogradConv2dBackward), (32, 1, WinogradConv2dBackward),
+    (32, 2, Conv2dFastBackward),
+])
+def test_the_accelerated_convolution_routes_on_either_side_of_16_channels(rng, in_channels, stride, rule):
+    x = Tensor(rng.standard_normal((2, in_channels, 6, 6)).astype(np.float32), requires_grad=True)
+    weight = Tensor(rng.standard_normal((4, in_channels, 3, 3)).astype(np.float32), requires_grad=True)
+    out = conv2d_accelerated(x, weight, None, stride, 1)
+    assert type(out.grad_fn) is rule
+    plain = spatial.conv2d(Tensor(x.numpy()), Tensor(weight.numpy()), None, stride, 1)
+    np.testing.assert_allclose(out.numpy(), plain.numpy(), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="channels"):  # kata 09's error, whichever the route
+        wrong = Tensor(np.zeros((1, in_channels + 1, 6, 6), dtype=np.float32))
+        conv2d_accelerated(wrong, weight, None, stride, 1)
+
+
+def largest_error(result, exact):
+    """The largest difference, relative to the largest magnitude of ``exact``."""
+    return float(np.abs(result - exact).max() / np.abs(exact).max())
+
+
+# The largest error allowed in float32, relative to the largest value: the bound
+# test_8b_winograd.py puts on F(4x4, 3x3)'s rounding (20 to 25 times what it measured);
+# float64 rounds 2**29 times finer
+LAYER_BOUNDS = {np.float32: 1e-4, np.float64: 1e-10}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("in_channels, out_channels", [(16, 32), (32, 32)])
+def test_an_accelerated_conv2d_3x3_layer_gives_the_plain_values_and_gradients(rng, in_channels, out_channels,
+                                                                              dtype):
+    layer = Conv2d(in_channels, out_channels, 3, padding=1, rng=0)
+    for parameter in layer.parameters():
+        parameter.data = parameter.data.astype(dtype)
+    x = Tensor(rng.standard_normal((3, in_channels, 9, 10)).astype(dtype), requires_grad=True)
+    upstream = Tensor(rng.standard_normal((3, out_channels, 9, 10)).astype(dtype))
+
+    def run(accelerated):
+        (enable_acceleration if accelerated else disable_acceleration)()
+        for tensor in (x, layer.weight, layer.bias):
+            tensor.grad = None
+        out = layer(x)
+        out.backward(upstream)
+        return out, [tensor.grad.numpy() for tensor in (x, layer.weight, layer.bias)]
+
+    fast, fast_grads = run(True)
+    assert type(fast.grad_fn) is WinogradConv2dBackward
+    plain, plain_grads = run(False)
+    assert fast.dtype == plain.dtype == dtype
+    bound = LAYER_BOUNDS[dtype]
+    assert largest_error(fast.numpy(), plain.numpy()) < bound
+    for name, mine, theirs in zip(("x", "weight", "bias"), fast_grads, plain_grads):
+        assert mine.dtype == dtype and largest_error(mine, theirs) < bound, f"gradient of {name}"
 
 
 # -- max_pool2d_fast ----------------------------------------------------------------------------

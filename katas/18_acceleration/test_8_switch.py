@@ -21,6 +21,7 @@ from tinytorch.systems.acceleration import (
     Conv2dFastBackward,
     MaxPool2dFastBackward,
     acceleration_enabled,
+    conv2d_accelerated,
     conv2d_fast,
     disable_acceleration,
     enable_acceleration,
@@ -57,7 +58,7 @@ def test_enable_installs_every_kernel_of_the_table_and_disable_restores_the_orig
     assert not acceleration_enabled()
     enable_acceleration()
     assert acceleration_enabled()
-    assert spatial.conv2d is conv2d_fast and spatial.max_pool2d is max_pool2d_fast
+    assert spatial.conv2d is conv2d_accelerated and spatial.max_pool2d is max_pool2d_fast
     x = Tensor(np.ones((1, 2, 4, 4), dtype=np.float32), requires_grad=True)
     assert isinstance(Conv2d(2, 2, 3, padding=1, rng=0)(x).grad_fn, Conv2dFastBackward)
     disable_acceleration()

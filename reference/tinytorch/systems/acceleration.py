@@ -37,7 +37,11 @@ Then the kernels. Measure before you rewrite: kata 09's forward convolution (im2
 one batched product) is already as fast as the alternatives here (an einsum on the window
 view, one big 2-D product), so :func:`conv2d_fast` keeps it and changes the backward pass,
 computing the input's gradient as a convolution of the gradient with the flipped filters
-where that moves less memory than scattering windows back (col2im).
+where that moves less memory than scattering windows back (col2im). For a 3x3 stride-1
+convolution with enough input channels, fewer multiplications beat that faster loop:
+Winograd's minimal filtering (:mod:`tinytorch.systems.winograd`, this kata's other module)
+is faster forward and backward, and :func:`conv2d_accelerated`, the convolution the switch
+installs, takes it where :func:`winograd_pays`.
 :func:`max_pool2d_fast` uses the fact that windows do not overlap when
 ``kernel_size == stride``: each gradient is written once, in place.
 
@@ -57,8 +61,10 @@ autograd's), ``disable_acceleration()`` puts the originals back, ``acceleration_
 asks the switch. Results are the same either way (to float rounding), gradients included,
 and the two switches are independent: either may be turned on first.
 
-Why one long file: it is all of kata 18's code, and a kata's tests, its stub and its
-reference are found from one another by name; its sections follow the kata's test files.
+Why one long file: it holds kata 18's kernels and its switch (Winograd's convolution, one
+kernel with its own lesson, is in its own module, ``winograd.py``), and a kata's tests, its
+stub and its reference are found from one another by name; its sections follow the kata's
+test files.
 """
 
 from __future__ import annotations
@@ -95,6 +101,7 @@ from ..nn.spatial import (
     kernel_offsets,
 )
 from ..nn.transformers import LayerNormBackward
+from .winograd import conv2d_winograd
 
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -535,6 +542,50 @@ def conv2d_fast(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: i
     # END SOLUTION
 
 
+# The fewest input channels for which Winograd's F(4x4, 3x3) beat conv2d_fast, forward and
+# backward, in the kernel author's runs (conv2d_fast's time / Winograd's): 16 -> 32 channels on
+# 16 x 16 images 1.3x faster, 32 -> 32 2.2x; 8 -> 32 0.66x, 3 -> 16 0.23x (slower).
+WINOGRAD_MIN_CHANNELS = 16
+
+
+def winograd_pays(in_channels: int, kernel_shape: tuple[int, ...], stride: int, floating: bool) -> bool:
+    """Whether :func:`conv2d_accelerated` runs a convolution by Winograd's minimal filtering.
+
+    :func:`~tinytorch.systems.winograd.conv2d_winograd` computes stride-1 convolutions of
+    floating-point operands only (its ``G`` holds fractions; a stride skips the outputs the
+    tiles share their work between), and it pays only where its transforms are cheap next
+    to the multiplications they save: a 3x3 kernel (``kernel_shape``, the weight's last two
+    sizes, is ``(3, 3)``) and at least :data:`WINOGRAD_MIN_CHANNELS` input channels. The
+    transforms are done once per tile and channel, the saving once per channel PAIR, so
+    with few input channels the transforms' passes over memory cost more than the
+    multiplications they save: with 8 input channels Winograd measured slower than
+    :func:`conv2d_fast`, with 3 four times slower.
+    """
+    # BEGIN SOLUTION
+    return floating and stride == 1 and tuple(kernel_shape) == (3, 3) and in_channels >= WINOGRAD_MIN_CHANNELS
+    # END SOLUTION
+
+
+def conv2d_accelerated(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
+                       padding: int = 0) -> Tensor:
+    """The convolution :func:`enable_acceleration` installs: Winograd's
+    :func:`~tinytorch.systems.winograd.conv2d_winograd` where :func:`winograd_pays`, else
+    :func:`conv2d_fast` (given).
+
+    The operands are checked first by kata 09's
+    :func:`~tinytorch.nn.spatial.conv2d_output_shape`, so bad ones get kata 09's errors
+    whichever route would have run. Same signature and values as kata 09's ``conv2d``
+    (Winograd's to its float rounding, which its tests measure); its output is recorded
+    with :class:`~tinytorch.systems.winograd.WinogradConv2dBackward` or
+    :class:`Conv2dFastBackward`.
+    """
+    conv2d_output_shape(x.shape, weight.shape, stride, padding)
+    floating = all(tensor.dtype.kind == "f" for tensor in (x, weight, bias) if tensor is not None)
+    if winograd_pays(x.shape[1], weight.shape[2:], stride, floating):
+        return conv2d_winograd(x, weight, bias, stride, padding)
+    return conv2d_fast(x, weight, bias, stride, padding)
+
+
 class MaxPool2dFastBackward(MaxPool2dBackward):
     """Max pooling's gradient when ``kernel_size == stride``: windows do not overlap.
 
@@ -868,7 +919,7 @@ class Kernel:
 # Every kernel the switch installs. Add an entry, and enable/disable/acceleration_enabled
 # handle it: its ``fast`` must take the same arguments and give the same results.
 KERNELS: tuple[Kernel, ...] = (
-    Kernel(spatial, "conv2d", conv2d_fast),
+    Kernel(spatial, "conv2d", conv2d_accelerated),
     Kernel(spatial, "max_pool2d", max_pool2d_fast),
     Kernel(CrossEntropyLoss, "forward", cross_entropy_fast),
     Kernel(Softmax, "forward", softmax_fast),
