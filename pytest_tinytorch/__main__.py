@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "release", help="write a student template repository (no solutions) into OUT_DIR")
     release_command.add_argument("out", type=Path, metavar="OUT_DIR")
     release_command.add_argument("--track", help="a track from katas/manifest.toml; its "
-                                 "prebuilt katas ship solved and are not graded")
+                                 "given katas ship solved and are not graded")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor.main(args.root.resolve())
@@ -164,7 +164,7 @@ def _shown(curriculum: Curriculum, path: Path) -> str:
 
 
 def _release(curriculum: Curriculum, out: Path, track: str | None) -> int:
-    scope = tracks.resolve(curriculum, None, track_option=track, prebuilt_option=None,
+    scope = tracks.resolve(curriculum, None, track_option=track, given_option=None,
                            ini_track=None)
     files = release.make(curriculum, scope, out.resolve())
     graded = release.graded_katas(scope)

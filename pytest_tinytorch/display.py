@@ -96,8 +96,8 @@ def milestones_table(names: list[str], records: dict[str, dict[str, str]]) -> st
 
 
 def progress_table(curriculum: Curriculum, statuses: dict[str, Status]) -> str:
-    """The curriculum with each kata's status and points; given katas (prebuilt by the
-    track) have none."""
+    """The curriculum with each kata's status and points; the katas the track
+    gives have none."""
     rows = []
     for kata in curriculum.katas:
         status = statuses[kata.id]

@@ -18,6 +18,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MANIFEST = Path("katas") / "manifest.toml"
 TIERS = ("Foundation", "Architecture", "Optimization", "Capstone")
+TRACK_KEYS = ("katas", "given")
 
 
 class ManifestError(Exception):
@@ -56,13 +57,13 @@ class Kata:
 class Track:
     """One of the paper's configurations: the katas a student builds, and those given.
 
-    ``prebuilt`` katas are not built by the student: their modules are imported from the
+    ``given`` katas are not built by the student: their modules are imported from the
     reference solution ("build what you're learning, import what you need").
     """
 
     name: str
     katas: tuple[str, ...]
-    prebuilt: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,12 +162,18 @@ def load(root: Path) -> Curriculum:
         raise ManifestError(f"{path} lists no [[kata]] entries")
     katas = tuple(_parse(entry, path) for entry in entries)
     _validate(katas, path)
-    tracks = {
-        name: Track(name, kata_range(katas, str(spec.get("katas", ""))),
-                    kata_range(katas, str(spec["prebuilt"])) if "prebuilt" in spec else ())
-        for name, spec in data.get("tracks", {}).items()
-    }
+    tracks = {name: _track(name, spec, katas, path) for name, spec in data.get("tracks", {}).items()}
     return Curriculum(root=root, katas=katas, tracks=tracks)
+
+
+def _track(name: str, spec: dict, katas: tuple[Kata, ...], path: Path) -> Track:
+    """One ``[tracks.NAME]`` table. A key it does not know is an error, not silently nothing
+    given (``prebuilt``, the key's older name, among them)."""
+    if unknown := sorted(set(spec) - set(TRACK_KEYS)):
+        raise ManifestError(f"{path}: track {name}: unknown {', '.join(unknown)}; a track has "
+                            f"{' and '.join(TRACK_KEYS)}")
+    return Track(name, kata_range(katas, str(spec.get("katas", ""))),
+                 kata_range(katas, str(spec["given"])) if "given" in spec else ())
 
 
 def kata_range(katas: tuple[Kata, ...], text: str) -> tuple[str, ...]:

@@ -53,8 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--track", dest="tinytorch_track", metavar="NAME",
                     help="follow a track (foundation, architecture, optimization; full for all "
                          "katas); remembered in your progress file")
-    group.addoption("--prebuilt", dest="tinytorch_prebuilt", metavar="RANGE",
-                    help="take the katas in RANGE (e.g. 01-13) as given, from the reference")
+    group.addoption("--given", "--prebuilt", dest="tinytorch_given", metavar="RANGE",
+                    help="take the katas in RANGE (e.g. 01-13) as given, from the reference "
+                         "(--prebuilt is its older name)")
     parser.addini("tinytorch_track", "the track a student release starts on", default="")
 
 
@@ -71,7 +72,7 @@ def _scope(config: pytest.Config, curriculum: Curriculum, progress: Progress) ->
     """The katas of the student's track; a newly chosen ``--track`` is saved."""
     try:
         scope = tracks.resolve(curriculum, progress, track_option=config.option.tinytorch_track,
-                               prebuilt_option=config.option.tinytorch_prebuilt,
+                               given_option=config.option.tinytorch_given,
                                ini_track=config.getini("tinytorch_track") or None)
     except ManifestError as error:
         raise pytest.UsageError(str(error)) from None
@@ -86,7 +87,7 @@ def _offer_only_what_a_release_can(config: pytest.Config, curriculum: Curriculum
     """Options that take code from ``reference/`` are refused where there is none.
 
     A student release has no reference solution: its own track's given katas ship solved in
-    ``tinytorch/``, but ``--impl reference``, ``--prebuilt`` or another track's given katas
+    ``tinytorch/``, but ``--impl reference``, ``--given`` or another track's given katas
     would silently run the stubs instead.
     """
     if implementation.package_dir(curriculum.root, "reference").is_dir():
@@ -94,10 +95,10 @@ def _offer_only_what_a_release_can(config: pytest.Config, curriculum: Curriculum
     wanted = []
     if config.option.tinytorch_impl == "reference":
         wanted.append("--impl reference")
-    if config.option.tinytorch_prebuilt:
-        wanted.append(f"--prebuilt {config.option.tinytorch_prebuilt}")
+    if config.option.tinytorch_given:
+        wanted.append(f"--given {config.option.tinytorch_given}")
     own_track = (config.getini("tinytorch_track") or "").lower()
-    if scope.given and not config.option.tinytorch_prebuilt and (scope.track or "").lower() != own_track:
+    if scope.given and not config.option.tinytorch_given and (scope.track or "").lower() != own_track:
         wanted.append(f"the {scope.track} track (its given katas come from the reference)")
     if wanted:
         raise pytest.UsageError(

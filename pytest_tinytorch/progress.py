@@ -62,7 +62,7 @@ LOCK_PATIENCE = 10.0  # seconds a save waits for another run's save (which takes
 class Status(str, Enum):
     PASSED = "passed"
     STALE = "stale"  # passed once, but the student's source files changed since
-    GIVEN = "given"  # prebuilt by the student's track: imported from the reference
+    GIVEN = "given"  # given by the student's track: imported from the reference
     CURRENT = "current"
     LOCKED = "locked"
 

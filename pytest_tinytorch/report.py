@@ -18,7 +18,7 @@ def build(curriculum: Curriculum, runs: dict[str, KataRun], verdicts: dict[str, 
     """The report: one entry per kata of the curriculum (a track's, if one is chosen).
 
     A kata is "passed", "failed", "modified" (its tests differ from the release's record:
-    not graded), "given" (prebuilt by the track: no points either way) or "not run".
+    not graded), "given" (by the track: no points either way) or "not run".
     """
     katas = []
     for kata in curriculum.katas:

@@ -1,9 +1,10 @@
 """Tracks: which katas a student builds, and which are given ("import what you need").
 
 A track comes from ``--track NAME`` (remembered in the progress file), else the progress
-file, else the ``tinytorch_track`` ini setting a student release may carry. ``--prebuilt
-RANGE`` gives a range of katas for one run without a track. Given katas are never run by
-default, count as passed for the gate, and their modules are imported from the reference.
+file, else the ``tinytorch_track`` ini setting a student release may carry. ``--given
+RANGE`` (``--prebuilt`` is its older name) gives a range of katas for one run without a
+track. Given katas are never run by default, count as passed for the gate, and their
+modules are imported from the reference.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Scope:
 
 
 def resolve(curriculum: Curriculum, progress: Progress | None, *, track_option: str | None,
-            prebuilt_option: str | None, ini_track: str | None) -> Scope:
+            given_option: str | None, ini_track: str | None) -> Scope:
     """The scope of this run. ``--track`` is remembered in ``progress`` (the caller saves)."""
     name = track_option or (progress.track if progress else None) or ini_track or None
     if track_option and progress is not None:
@@ -37,10 +38,10 @@ def resolve(curriculum: Curriculum, progress: Progress | None, *, track_option: 
         scope = curriculum
     else:
         track = curriculum.track(name)
-        scope = curriculum.only(track.prebuilt + track.katas)
-        given, name = track.prebuilt, track.name
-    if prebuilt_option:
-        given = curriculum.kata_range(prebuilt_option)
+        scope = curriculum.only(track.given + track.katas)
+        given, name = track.given, track.name
+    if given_option:
+        given = curriculum.kata_range(given_option)
         if not given:
-            raise ManifestError(f"--prebuilt {prebuilt_option}: no kata in that range")
+            raise ManifestError(f"--given {given_option}: no kata in that range")
     return Scope(scope, tuple(given), None if name is None or name.lower() == FULL else name)

@@ -33,7 +33,7 @@ katas = "01-02"
 
 [tracks.later]
 katas = "02-03"
-prebuilt = "01"
+given = "01"
 
 [[kata]]
 id = "01"

@@ -67,15 +67,15 @@ def test_no_kata_test_passes_on_the_stubs(tmp_path):
         assert result["tests_failed"] > 0, kata.name
 
 
-@pytest.mark.parametrize("track", [track for track in CURRICULUM.tracks.values() if track.prebuilt],
+@pytest.mark.parametrize("track", [track for track in CURRICULUM.tracks.values() if track.given],
                          ids=lambda track: track.name)
 def test_no_test_passes_when_only_the_tracks_own_katas_are_stubs(tmp_path, track):
     """With the earlier katas given (solved), every test must still need this track's code."""
     project = stub_project(tmp_path)
-    graded = [kata for kata in track.katas if kata not in track.prebuilt]
+    graded = [kata for kata in track.katas if kata not in track.given]
     completed, katas = run_katas(project, tmp_path / "report.json", "-n", "2",
                                  "--track", track.name)
     assert completed.returncode == pytest.ExitCode.TESTS_FAILED, completed.stdout[-3000:]
     for kata_id in graded:
         result = katas[kata_id]
-        assert result["tests_passed"] == 0, f"kata {kata_id}: a test passes with {track.prebuilt} given"
+        assert result["tests_passed"] == 0, f"kata {kata_id}: a test passes with {track.given} given"

@@ -43,6 +43,7 @@ def test_lookup_by_any_alias():
     (('tier = "Architecture"', 'tier = "Expert"'), "tier must be one of"),
     (('hints = ["Only beta hint."]', "hints = []"), "at least one hint"),
     (('slug = "beta"\n', ""), "lacks slug"),
+    (('given = "01"', 'prebuilt = "01"'), "track later: unknown prebuilt; a track has katas and given"),
 ])
 def test_an_inconsistent_manifest_is_a_clear_error(project, change, problem):
     path = project.path / "katas" / "manifest.toml"

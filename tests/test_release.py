@@ -111,9 +111,9 @@ def test_stubs_refuse_to_run_without_a_reference(make_project, tmp_path):
     assert (out / "tinytorch" / "alpha.py").exists()
 
 
-@pytest.mark.parametrize("options", [["--prebuilt", "01", "--next"], ["--track", "later", "--next"],
+@pytest.mark.parametrize("options", [["--given", "01", "--next"], ["--track", "later", "--next"],
                                      ["--impl", "reference", "--next"], ["--track", "later", "--progress"]],
-                         ids=["prebuilt", "another track", "reference", "another track's progress"])
+                         ids=["given", "another track", "reference", "another track's progress"])
 def test_a_release_refuses_what_needs_the_reference(make_project, tmp_path, options):
     project = make_project()
     out = tmp_path / "release"

@@ -35,13 +35,14 @@ def test_given_katas_come_from_the_reference_and_are_not_run(project):
 def test_given_katas_under_xdist(project):
     project.write("katas/02_beta/test_uses_alpha.py", USES_ALPHA)
     project.solve("beta.py")
-    result = project.run("--prebuilt", "01", "--kata", "02", "-n", "2")
+    result = project.run("--given", "01", "--kata", "02", "-n", "2")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
 
 
-def test_prebuilt_is_for_one_run_only(project):
+@pytest.mark.parametrize("option", ["--given", "--prebuilt"])  # --prebuilt: the older name
+def test_given_is_for_one_run_only(project, option):
     project.solve("beta.py")
-    result = project.run("--prebuilt", "01", "--next")
+    result = project.run(option, "01", "--next")
     result.stdout.fnmatch_lines(["Kata 02 Beta passed (1 tests)."])
     assert "track" not in project.progress or project.progress["track"] is None
 
