@@ -27,16 +27,7 @@ GLOBAL_SEEDING = "seed"
 
 # Files being rewritten by another change of issue 15 when this check was added; each is
 # converted to the ``rng`` fixture in that change, which then removes it from this set.
-PENDING = {
-    "05_autograd/test_6_activations_and_losses.py",
-    "05_autograd/test_7_composition.py",
-    "18_acceleration/test_1_vectorize.py",
-    "18_acceleration/test_3_fused.py",
-    "18_acceleration/test_4_blocked_matmul.py",
-    "18_acceleration/test_7_kernels.py",
-    "18_acceleration/test_9_systems.py",
-    "18_acceleration/test_10_fused_kernels.py",
-}
+PENDING: set[str] = set()
 
 
 def _called_name(node: ast.AST | None) -> str | None:

@@ -7,13 +7,13 @@ from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, Tensor
 from tinytorch.nn import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 
-rng = np.random.default_rng(11)
-X = rng.standard_normal((3, 4)) * 2.0
+constants = np.random.default_rng(11)     # drawn from at import only; the tests take the rng fixture
+X = constants.standard_normal((3, 4)) * 2.0
 AWAY_FROM_ZERO = np.where(np.abs(X) < 0.1, 0.5, X)   # ReLU has a kink at 0
-LOGITS = rng.standard_normal((5, 4)) * 2.0
+LOGITS = constants.standard_normal((5, 4)) * 2.0
 CLASSES = np.array([0, 3, 1, 1, 2])
-PROBABILITIES = rng.uniform(0.05, 0.95, (3, 4))
-TARGETS = rng.uniform(0.0, 1.0, (3, 4))
+PROBABILITIES = constants.uniform(0.05, 0.95, (3, 4))
+TARGETS = constants.uniform(0.0, 1.0, (3, 4))
 
 
 def exact_softmax(x, axis=-1):
@@ -64,7 +64,7 @@ def test_softmax_gradients_stay_finite_for_huge_logits():
     assert np.all(np.isfinite(x.grad.numpy()))
 
 
-def test_mse():
+def test_mse(rng):
     gradcheck(MSELoss(), rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
 
 

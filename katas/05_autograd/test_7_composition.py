@@ -10,8 +10,7 @@ from pytest_tinytorch.gradcheck import gradcheck
 from tinytorch.core import ReLU, Softmax, Tanh, Tensor
 from tinytorch.nn import CrossEntropyLoss, Dropout, Linear, Sequential
 
-rng = np.random.default_rng(13)
-BATCH = rng.standard_normal((6, 4))
+BATCH = np.random.default_rng(13).standard_normal((6, 4))
 LABELS = np.array([0, 2, 1, 2, 0, 1])
 
 
@@ -21,12 +20,12 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     return (x - mean) / (variance + eps) ** 0.5 * gamma + beta
 
 
-def test_layer_norm_built_from_tensor_operations():
+def test_layer_norm_built_from_tensor_operations(rng):
     gradcheck(layer_norm, rng.standard_normal((3, 5)) * 3.0, rng.uniform(0.5, 1.5, (5,)),
               rng.standard_normal((5,)))
 
 
-def test_scaled_dot_product_attention():
+def test_scaled_dot_product_attention(rng):
     def attention(q, k, v):
         scores = q @ k.transpose() / 2.0 ** 0.5
         return Softmax(axis=-1)(scores) @ v
@@ -67,7 +66,7 @@ def test_float32_training_gradients_match_float64():
                                    err_msg=name)
 
 
-def test_a_layer_used_twice_gets_both_gradients():
+def test_a_layer_used_twice_gets_both_gradients(rng):
     shared = Linear(3, 3, rng=4)
 
     def twice(weight, x):
@@ -77,14 +76,14 @@ def test_a_layer_used_twice_gets_both_gradients():
     gradcheck(twice, shared.weight.numpy(), rng.uniform(0.5, 1.0, (2, 3)))
 
 
-def test_dropout_differentiates_through_its_mask():
+def test_dropout_differentiates_through_its_mask(rng):
     def dropped(x):
         return Dropout(p=0.5, rng=3)(x) * 2.0         # the same seed: the same mask each call
 
     gradcheck(dropped, rng.standard_normal((4, 5)))
 
 
-def test_an_embedding_lookup_feeding_a_linear_layer():
+def test_an_embedding_lookup_feeding_a_linear_layer(rng):
     head = Linear(3, 2, rng=5)
     tokens = Tensor([[1, 4, 1], [0, 1, 4]])
 

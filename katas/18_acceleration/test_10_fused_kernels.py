@@ -39,8 +39,6 @@ from tinytorch.systems.acceleration import (
     softmax_fast,
 )
 
-rng = np.random.default_rng(10)
-
 
 def leaves(*arrays):
     return [Tensor(array, requires_grad=True) for array in arrays]
@@ -81,7 +79,7 @@ def numpy_cross_entropy(logits, target, upstream):
 
 @pytest.mark.parametrize("rows, classes", [(7, 5), (1, 3), (16, 40)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fast_cross_entropy_gives_the_definitions_loss_and_gradient(rows, classes, dtype):
+def test_fast_cross_entropy_gives_the_definitions_loss_and_gradient(rows, classes, dtype, rng):
     logits = (4 * rng.standard_normal((rows, classes))).astype(dtype)
     logits[0, 0] = 300.0                                      # a row that overflows exp without the shift
     target = rng.integers(0, classes, rows)
@@ -97,7 +95,7 @@ def test_fast_cross_entropy_gives_the_definitions_loss_and_gradient(rows, classe
     np.testing.assert_allclose(x.grad.numpy(), expected_grad, rtol=tolerance, atol=tolerance)
 
 
-def test_fast_cross_entropy_matches_kata_04_and_05_with_the_switch():
+def test_fast_cross_entropy_matches_kata_04_and_05_with_the_switch(rng):
     logits, target = rng.standard_normal((12, 9)), Tensor(rng.integers(0, 9, 12))
 
     def run():
@@ -111,7 +109,7 @@ def test_fast_cross_entropy_matches_kata_04_and_05_with_the_switch():
     assert_all_close(fast, plain)
 
 
-def test_the_backward_pass_reuses_the_forward_exponentials(monkeypatch):
+def test_the_backward_pass_reuses_the_forward_exponentials(monkeypatch, rng):
     logits, target = rng.standard_normal((6, 4)), Tensor(rng.integers(0, 4, 6))
     (x,) = leaves(logits)
     loss = cross_entropy_fast(CrossEntropyLoss(), x, target)
@@ -131,7 +129,7 @@ def test_the_backward_pass_reuses_the_forward_exponentials(monkeypatch):
     np.testing.assert_allclose(first, numpy_cross_entropy(logits, target.numpy(), 1.0)[1], rtol=1e-12)
 
 
-def test_fast_cross_entropy_passes_gradcheck():
+def test_fast_cross_entropy_passes_gradcheck(rng):
     target = Tensor(rng.integers(0, 6, 5))
     gradcheck(lambda x: cross_entropy_fast(CrossEntropyLoss(), x, target), rng.standard_normal((5, 6)))
 
@@ -174,7 +172,7 @@ def numpy_softmax(x, axis):
 
 
 @pytest.mark.parametrize("axis", [-1, 1, 0, 2])
-def test_fast_softmax_gives_kata_02_and_05s_values_and_gradients(axis):
+def test_fast_softmax_gives_kata_02_and_05s_values_and_gradients(axis, rng):
     x, upstream = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 4, 5))
     x[0, 0, 0] = 800.0
 
@@ -194,11 +192,11 @@ def test_fast_softmax_gives_kata_02_and_05s_values_and_gradients(axis):
 
 
 @pytest.mark.parametrize("axis", [-1, 1])
-def test_fast_softmax_passes_gradcheck(axis):
+def test_fast_softmax_passes_gradcheck(axis, rng):
     gradcheck(lambda x: softmax_fast(Softmax(axis=axis), x), rng.standard_normal((2, 3, 4)))
 
 
-def test_fast_softmax_keeps_float32_and_raises_numpys_error_for_a_bad_axis():
+def test_fast_softmax_keeps_float32_and_raises_numpys_error_for_a_bad_axis(rng):
     x = Tensor(rng.standard_normal((4, 6)).astype(np.float32), requires_grad=True)
     out = softmax_fast(Softmax(), x)
     out.backward(Tensor(np.ones((4, 6), dtype=np.float32)))
@@ -207,7 +205,7 @@ def test_fast_softmax_keeps_float32_and_raises_numpys_error_for_a_bad_axis():
         softmax_fast(Softmax(axis=2), x)
 
 
-def test_fast_softmax_allocates_one_array_the_size_of_its_input(metrics):
+def test_fast_softmax_allocates_one_array_the_size_of_its_input(metrics, rng):
     x = Tensor(rng.standard_normal((64, 1024)).astype(np.float32), requires_grad=True)
     nbytes = x.data.nbytes
     with no_grad():
@@ -226,7 +224,7 @@ def test_fast_softmax_allocates_one_array_the_size_of_its_input(metrics):
 # -- layer norm ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(2, 3, 8), (5, 6), (1, 1, 4)])
-def test_fast_layer_norm_gives_kata_13s_values_and_gradients(shape):
+def test_fast_layer_norm_gives_kata_13s_values_and_gradients(shape, rng):
     x, weight, bias = 3 + 2 * rng.standard_normal(shape), rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
     upstream = rng.standard_normal(shape)
 
@@ -244,7 +242,7 @@ def test_fast_layer_norm_gives_kata_13s_values_and_gradients(shape):
     assert_all_close(fast, plain, atol=1e-11)
 
 
-def test_fast_layer_norm_passes_gradcheck_and_keeps_float32():
+def test_fast_layer_norm_passes_gradcheck_and_keeps_float32(rng):
     gradcheck(lambda x, w, b: layer_norm_fast(x, w, b), rng.standard_normal((2, 3, 5)),
               rng.standard_normal(5), rng.standard_normal(5))
     tensors = leaves(*(rng.standard_normal(shape).astype(np.float32) for shape in ((4, 6), (6,), (6,))))
@@ -253,7 +251,7 @@ def test_fast_layer_norm_passes_gradcheck_and_keeps_float32():
     assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads(tensors))
 
 
-def test_the_layer_norm_module_and_a_transformer_block_switch_too():
+def test_the_layer_norm_module_and_a_transformer_block_switch_too(rng):
     x = rng.standard_normal((2, 5, 8)).astype(np.float32)
 
     def run():
@@ -285,7 +283,7 @@ def batch_norm_run(x, upstream, training=True, weight=None):
 
 
 @pytest.mark.parametrize("shape", [(4, 3, 5, 6), (1, 2, 3, 3), (8, 1, 1, 2)])
-def test_fast_batch_norm_gives_kata_09s_values_gradients_and_running_statistics(shape):
+def test_fast_batch_norm_gives_kata_09s_values_gradients_and_running_statistics(shape, rng):
     x, upstream = 5 + 3 * rng.standard_normal(shape), rng.standard_normal(shape)
     weight = rng.standard_normal(shape[1]).astype(np.float32)
     (plain_kind, *plain), (fast_kind, *fast) = both_ways(lambda: batch_norm_run(x, upstream, weight=weight))
@@ -293,7 +291,7 @@ def test_fast_batch_norm_gives_kata_09s_values_gradients_and_running_statistics(
     assert_all_close(fast, plain, atol=1e-11)
 
 
-def test_fast_batch_norm_in_float32_and_evaluation_is_kata_09s():
+def test_fast_batch_norm_in_float32_and_evaluation_is_kata_09s(rng):
     x = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
     upstream = rng.standard_normal(x.shape).astype(np.float32)
     (_, *plain), (fast_kind, *fast) = both_ways(lambda: batch_norm_run(x, upstream))
@@ -304,7 +302,7 @@ def test_fast_batch_norm_in_float32_and_evaluation_is_kata_09s():
     assert_all_close(fast, plain, rtol=0, atol=0)
 
 
-def test_fast_batch_norm_passes_gradcheck():
+def test_fast_batch_norm_passes_gradcheck(rng):
     layer = BatchNorm2d(3)
     layer.weight.data[:] = [0.5, -2.0, 1.5]
     gradcheck(lambda x: batch_norm2d_fast(layer, x), rng.standard_normal((2, 3, 3, 4)))
@@ -322,7 +320,7 @@ def test_fast_batch_norm_leaves_bad_input_to_kata_09():
 
 # -- the switch and autograd --------------------------------------------------------------------
 
-def test_the_table_holds_the_fused_kernels_and_disable_restores_the_originals():
+def test_the_table_holds_the_fused_kernels_and_disable_restores_the_originals(rng):
     originals = {(owner, name): getattr(owner, name) for owner, name in
                  ((CrossEntropyLoss, "forward"), (Softmax, "forward"), (transformers, "layer_norm"),
                   (BatchNorm2d, "forward"))}
@@ -340,7 +338,7 @@ def test_the_table_holds_the_fused_kernels_and_disable_restores_the_originals():
         assert getattr(owner, name) is original, f"{owner.__name__}.{name} was not restored"
 
 
-def test_the_two_switches_are_independent_whichever_comes_first():
+def test_the_two_switches_are_independent_whichever_comes_first(rng):
     # what a fresh process that calls enable_acceleration() before enable_autograd() sees
     disable_autograd()
     enable_acceleration()
@@ -365,7 +363,7 @@ def forward_backward(make):
     return run
 
 
-def test_each_fused_kernel_allocates_fewer_input_sized_arrays_and_its_speedup_is_shown(metrics):
+def test_each_fused_kernel_allocates_fewer_input_sized_arrays_and_its_speedup_is_shown(metrics, rng):
     f32 = np.float32
     logits = Tensor(rng.standard_normal((2048, 512)).astype(f32), requires_grad=True)
     target = Tensor(rng.integers(0, 512, 2048))

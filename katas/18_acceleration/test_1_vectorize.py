@@ -5,8 +5,6 @@ import pytest
 
 from tinytorch.systems.acceleration import squared_distances, squared_distances_loops
 
-rng = np.random.default_rng(18)
-
 
 def broadcast_distances(a, b):
     """The independent answer: every difference at once, in float64."""
@@ -22,7 +20,7 @@ def test_a_case_worked_by_hand():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_vectorized_version_matches_the_loops_and_keeps_the_dtype(dtype):
+def test_the_vectorized_version_matches_the_loops_and_keeps_the_dtype(dtype, rng):
     a = rng.standard_normal((7, 5)).astype(dtype)
     b = rng.standard_normal((4, 5)).astype(dtype)
     out = squared_distances(a, b)
@@ -32,14 +30,14 @@ def test_the_vectorized_version_matches_the_loops_and_keeps_the_dtype(dtype):
     np.testing.assert_allclose(out, broadcast_distances(a, b), rtol=tolerance, atol=tolerance)
 
 
-def test_rows_of_a_against_rows_of_b_not_columns():
+def test_rows_of_a_against_rows_of_b_not_columns(rng):
     a = rng.standard_normal((3, 8))
     b = rng.standard_normal((6, 8))
     np.testing.assert_allclose(squared_distances(a, b), broadcast_distances(a, b), atol=1e-10)
     np.testing.assert_allclose(squared_distances(b, a), broadcast_distances(a, b).T, atol=1e-10)
 
 
-def test_rounding_never_makes_a_distance_negative():
+def test_rounding_never_makes_a_distance_negative(rng):
     # far from the origin, |a|^2 + |b|^2 and 2 a.b are huge and nearly cancel for equal rows
     points = (rng.standard_normal((64, 32)) + 1e4).astype(np.float32)
     out = squared_distances(points, points)

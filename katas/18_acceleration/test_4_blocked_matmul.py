@@ -7,8 +7,6 @@ import pytest
 
 from tinytorch.systems.acceleration import blocked_matmul
 
-rng = np.random.default_rng(4)
-
 
 @pytest.mark.parametrize("shape_a, shape_b, tile", [
     ((10, 7), (7, 9), 4),       # no dimension divisible by the tile
@@ -18,14 +16,14 @@ rng = np.random.default_rng(4)
     ((1, 13), (13, 1), 5),      # a row times a column
     ((9, 2), (2, 11), 3),
 ])
-def test_the_same_product_as_numpy(shape_a, shape_b, tile):
+def test_the_same_product_as_numpy(shape_a, shape_b, tile, rng):
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
     out = blocked_matmul(a, b, tile=tile)
     assert out.shape == (shape_a[0], shape_b[1])
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
-def test_float32_stays_float32():
+def test_float32_stays_float32(rng):
     a = rng.standard_normal((6, 5)).astype(np.float32)
     b = rng.standard_normal((5, 7)).astype(np.float32)
     out = blocked_matmul(a, b, tile=2)
@@ -33,7 +31,7 @@ def test_float32_stays_float32():
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
 
 
-def test_it_really_tiles_with_one_np_dot_per_tile_product(monkeypatch):
+def test_it_really_tiles_with_one_np_dot_per_tile_product(monkeypatch, rng):
     calls = []
     real_dot = np.dot
 

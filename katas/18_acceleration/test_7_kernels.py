@@ -23,18 +23,16 @@ from tinytorch.systems.acceleration import (
 )
 from tinytorch.systems.winograd import WinogradConv2dBackward
 
-rng = np.random.default_rng(7)
 
-
-def arrays(*shapes, dtype=np.float32):
+def arrays(rng, *shapes, dtype=np.float32):
     return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
 
 
 # -- the einsum convolution -------------------------------------------------------------------
 
 @pytest.mark.parametrize("stride, padding, kernel", [(1, 0, 3), (1, 1, 3), (2, 1, 3), (2, 0, 2), (1, 2, 5)])
-def test_einsum_convolution_matches_an_independent_formula(conv_by_offsets, stride, padding, kernel):
-    x, weight = arrays((2, 3, 9, 8), (4, 3, kernel, kernel))
+def test_einsum_convolution_matches_an_independent_formula(conv_by_offsets, stride, padding, kernel, rng):
+    x, weight = arrays(rng, (2, 3, 9, 8), (4, 3, kernel, kernel))
     out = conv2d_einsum(x, weight, stride=stride, padding=padding)
     expected = conv_by_offsets(x, weight, None, stride, padding)
     assert out.shape == expected.shape and out.dtype == np.float32
@@ -49,8 +47,8 @@ def test_einsum_convolution_checks_its_operands():
 # -- the input gradient as a convolution --------------------------------------------------------
 
 @pytest.mark.parametrize("in_channels, kernel, padding", [(3, 3, 0), (2, 3, 1), (4, 3, 2), (2, 5, 2), (3, 1, 0)])
-def test_the_input_gradient_is_a_convolution_with_flipped_kernels(in_channels, kernel, padding):
-    x, weight = arrays((2, in_channels, 7, 6), (5, in_channels, kernel, kernel), dtype=np.float64)
+def test_the_input_gradient_is_a_convolution_with_flipped_kernels(in_channels, kernel, padding, rng):
+    x, weight = arrays(rng, (2, in_channels, 7, 6), (5, in_channels, kernel, kernel), dtype=np.float64)
     x_tensor = Tensor(x, requires_grad=True)
     out = spatial.conv2d(x_tensor, Tensor(weight), None, 1, padding)
     grad = rng.standard_normal(out.shape)
@@ -94,8 +92,8 @@ def run_both(x, weight, bias, stride, padding, convolution):
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no bias"])
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, by_convolution", CASES)
 def test_fast_convolution_gives_kata_09s_values_and_gradients(x_shape, w_shape, stride, padding,
-                                                              by_convolution, with_bias, monkeypatch):
-    x, weight, bias = arrays(x_shape, w_shape, (w_shape[0],), dtype=np.float64)
+                                                              by_convolution, with_bias, monkeypatch, rng):
+    x, weight, bias = arrays(rng, x_shape, w_shape, (w_shape[0],), dtype=np.float64)
     bias = bias if with_bias else None
     routes = []
     monkeypatch.setattr(acceleration, "input_grad_by_convolution",
@@ -110,27 +108,27 @@ def test_fast_convolution_gives_kata_09s_values_and_gradients(x_shape, w_shape, 
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-10, err_msg=f"gradient of {name}")
 
 
-def test_fast_convolution_in_float32_stays_float32():
-    x, weight, bias = arrays((2, 8, 5, 5), (4, 8, 3, 3), (4,))
+def test_fast_convolution_in_float32_stays_float32(rng):
+    x, weight, bias = arrays(rng, (2, 8, 5, 5), (4, 8, 3, 3), (4,))
     out, grads = run_both(x, weight, bias, 1, 1, conv2d_fast)
     assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, by_convolution", CASES)
-def test_fast_convolution_passes_gradcheck(x_shape, w_shape, stride, padding, by_convolution):
-    x, weight, bias = arrays((1, *x_shape[1:]), w_shape, (w_shape[0],), dtype=np.float64)
+def test_fast_convolution_passes_gradcheck(x_shape, w_shape, stride, padding, by_convolution, rng):
+    x, weight, bias = arrays(rng, (1, *x_shape[1:]), w_shape, (w_shape[0],), dtype=np.float64)
     gradcheck(lambda a, w, b: conv2d_fast(a, w, b, stride, padding), x, weight, bias)
 
 
-def test_images_that_need_no_gradient_get_none():
-    x, weight = arrays((2, 4, 5, 5), (4, 4, 3, 3))
+def test_images_that_need_no_gradient_get_none(rng):
+    x, weight = arrays(rng, (2, 4, 5, 5), (4, 4, 3, 3))
     images, w = Tensor(x), Tensor(weight, requires_grad=True)
     conv2d_fast(images, w, None, 1, 1).sum().backward()
     assert images.grad is None and w.grad is not None
 
 
-def test_nothing_is_recorded_under_no_grad_and_errors_are_kata_09s():
-    x, weight = arrays((1, 3, 5, 5), (2, 3, 3, 3))
+def test_nothing_is_recorded_under_no_grad_and_errors_are_kata_09s(rng):
+    x, weight = arrays(rng, (1, 3, 5, 5), (2, 3, 3, 3))
     with no_grad():
         out = conv2d_fast(Tensor(x, requires_grad=True), Tensor(weight, requires_grad=True), None, 1, 1)
     assert out.grad_fn is None and not out.requires_grad
@@ -220,7 +218,7 @@ def pool_both(x, kernel_size, stride=None):
 
 @pytest.mark.parametrize("shape, kernel", [((2, 3, 8, 8), 2), ((2, 2, 7, 9), 2), ((1, 2, 9, 6), 3),
                                            ((3, 1, 4, 4), 4)])
-def test_fast_pooling_gives_exactly_kata_09s_values_and_gradients(shape, kernel):
+def test_fast_pooling_gives_exactly_kata_09s_values_and_gradients(shape, kernel, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     x[0, 0, :2, :2] = 0.5                                   # a tie that is not after the ReLU
     (fast, fast_grad), (plain, plain_grad) = pool_both(x, kernel)
@@ -230,7 +228,7 @@ def test_fast_pooling_gives_exactly_kata_09s_values_and_gradients(shape, kernel)
     assert fast_grad.dtype == np.float32
 
 
-def test_overlapping_windows_are_left_to_kata_09():
+def test_overlapping_windows_are_left_to_kata_09(rng):
     x = rng.standard_normal((2, 2, 7, 7)).astype(np.float32)
     (fast, fast_grad), (plain, plain_grad) = pool_both(x, 3, 2)
     assert type(fast.grad_fn) is MaxPool2dBackward
@@ -238,13 +236,13 @@ def test_overlapping_windows_are_left_to_kata_09():
     np.testing.assert_array_equal(fast_grad, plain_grad)
 
 
-def test_an_explicit_stride_equal_to_the_kernel_is_the_fast_case():
+def test_an_explicit_stride_equal_to_the_kernel_is_the_fast_case(rng):
     x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
     out = max_pool2d_fast(Tensor(x, requires_grad=True), 2, 2)
     assert isinstance(out.grad_fn, MaxPool2dFastBackward)
 
 
-def test_fast_pooling_passes_gradcheck():
+def test_fast_pooling_passes_gradcheck(rng):
     x = rng.permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) / 7.0    # distinct values: no ties
     gradcheck(lambda a: max_pool2d_fast(a, 2), x)
 

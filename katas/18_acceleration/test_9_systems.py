@@ -49,8 +49,6 @@ from tinytorch.systems.acceleration import (
 )
 from tinytorch.systems.winograd import WinogradConv2dBackward
 
-rng = np.random.default_rng(18)
-
 # (input shape, weight shape, padding): a first layer on CIFAR-sized images and a hidden one
 LAYERS = {
     "3->32 5x5 on (128, 3, 32, 32)": ((128, 3, 32, 32), (32, 3, 5, 5), 0),
@@ -70,7 +68,7 @@ def flops_per_second(metrics, name, cost, elapsed):
     metrics.record(f"{name}: achieved", cost.flops_per_second(elapsed), "FLOP/s")
 
 
-def test_loops_against_one_matrix_product(metrics):
+def test_loops_against_one_matrix_product(metrics, rng):
     a = rng.standard_normal((120, 16)).astype(np.float32)
     b = rng.standard_normal((100, 16)).astype(np.float32)
     np.testing.assert_allclose(squared_distances(a, b), squared_distances_loops(a, b), rtol=1e-4, atol=1e-4)
@@ -80,7 +78,7 @@ def test_loops_against_one_matrix_product(metrics):
     metrics.record("distances 120x100x16: loops / matrix product (time)", speedup, "ratio")
 
 
-def test_broadcasting_is_vectorized_but_not_frugal(metrics):
+def test_broadcasting_is_vectorized_but_not_frugal(metrics, rng):
     a = rng.standard_normal((400, 64)).astype(np.float32)
     b = rng.standard_normal((300, 64)).astype(np.float32)
 
@@ -100,7 +98,7 @@ def test_broadcasting_is_vectorized_but_not_frugal(metrics):
     metrics.record("distances 400x300x64: broadcasting / matrix product (time)", speedup, "ratio")
 
 
-def test_a_transposed_operand_is_free_a_copy_across_the_grain_is_not(metrics):
+def test_a_transposed_operand_is_free_a_copy_across_the_grain_is_not(metrics, rng):
     n = 768
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
@@ -122,7 +120,7 @@ def test_a_transposed_operand_is_free_a_copy_across_the_grain_is_not(metrics):
     metrics.record("1024x1024 float32: m + m.T / m + m (time)", mixed_add, "ratio")
 
 
-def test_gelu_with_one_scratch_array(metrics):
+def test_gelu_with_one_scratch_array(metrics, rng):
     x = rng.standard_normal((1024, 1024)).astype(np.float32)       # 4 MB
     tensor = Tensor(x)
 
@@ -145,7 +143,7 @@ def test_gelu_with_one_scratch_array(metrics):
     metrics.record("GELU composed / fused in place (time)", in_place_speedup, "ratio")
 
 
-def test_float64_costs_bytes_and_time(metrics):
+def test_float64_costs_bytes_and_time(metrics, rng):
     x32 = rng.standard_normal((1024, 1024)).astype(np.float32)
     x64 = x32.astype(np.float64)
     promoted = x32 * np.float64(0.5)            # a NumPy float64 scalar promotes (NumPy 2)
@@ -164,7 +162,7 @@ def test_float64_costs_bytes_and_time(metrics):
     metrics.record("512x512 matmul float64 / float32 (time)", matmul_cost_ratio, "ratio")
 
 
-def test_the_tile_size_of_a_blocked_matmul(metrics):
+def test_the_tile_size_of_a_blocked_matmul(metrics, rng):
     n = 384                          # 384 = 3 x 128: the 256 tile leaves edge tiles of 128
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
@@ -193,7 +191,7 @@ def test_one_and_two_blas_threads(blas_runs, metrics):
     flops_per_second(metrics, "1024x1024 matmul, 2 BLAS threads", cost, two.seconds)
 
 
-def test_roofline_table_of_matmul_and_convolution(metrics):
+def test_roofline_table_of_matmul_and_convolution(metrics, rng):
     matrix = rng.standard_normal((512, 512)).astype(np.float32)
     tall = np.full((4096, 4096), 0.5, dtype=np.float32)        # 64 MB: more than any cache
     vector = rng.standard_normal((4096, 1)).astype(np.float32)
@@ -230,7 +228,7 @@ def test_roofline_table_of_matmul_and_convolution(metrics):
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_forward_convolution_im2col_against_einsum(name, metrics):
+def test_forward_convolution_im2col_against_einsum(name, metrics, rng):
     x_shape, w_shape, padding = LAYERS[name]
     x = rng.standard_normal(x_shape).astype(np.float32)
     weight = rng.standard_normal(w_shape).astype(np.float32)
@@ -253,7 +251,7 @@ def test_forward_convolution_im2col_against_einsum(name, metrics):
 
 
 @pytest.mark.parametrize("name", list(HIDDEN_LAYERS))
-def test_input_gradient_col2im_against_a_convolution(name, metrics):
+def test_input_gradient_col2im_against_a_convolution(name, metrics, rng):
     x_shape, w_shape, padding = HIDDEN_LAYERS[name]
     weight = rng.standard_normal(w_shape).astype(np.float32)
     out_shape = (x_shape[0], w_shape[0], x_shape[2] + 2 * padding - w_shape[2] + 1,
@@ -282,7 +280,7 @@ def test_input_gradient_col2im_against_a_convolution(name, metrics):
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_forward_and_backward_of_a_layer_off_and_on(name, metrics):
+def test_forward_and_backward_of_a_layer_off_and_on(name, metrics, rng):
     x_shape, w_shape, padding = LAYERS[name]
     layer = Conv2d(w_shape[1], w_shape[0], w_shape[-1], padding=padding, rng=0)
     # the images of the first layer need no gradient; a hidden layer passes one back
@@ -329,7 +327,7 @@ def test_forward_and_backward_of_a_layer_off_and_on(name, metrics):
     metrics.record(f"forward+backward {name}: off / on (time)", speedup, "ratio")
 
 
-def test_max_pooling_off_and_on(metrics):
+def test_max_pooling_off_and_on(metrics, rng):
     # the first pooling of the digits CNN below, after its ReLU: many windows of tied zeros
     features = np.maximum(rng.standard_normal((64, 16, 28, 28)).astype(np.float32), 0)
     x = Tensor(features, requires_grad=True)
