@@ -25,11 +25,6 @@ KATAS = ROOT / "katas"
 GENERATORS = {"default_rng", "RandomState", "Generator", "Random"}
 GLOBAL_SEEDING = "seed"
 
-# Files being rewritten by another change of issue 15 when this check was added; each is
-# converted to the ``rng`` fixture in that change, which then removes it from this set.
-PENDING: set[str] = set()
-
-
 def _called_name(node: ast.AST | None) -> str | None:
     """``np.random.default_rng(0)`` -> ``"default_rng"``; None for anything but a call."""
     if not isinstance(node, ast.Call):
@@ -104,17 +99,11 @@ def test_no_kata_test_draws_from_a_module_level_generator():
     offenders = {}
     for path in kata_modules():
         name = path.relative_to(KATAS).as_posix()
-        if name not in PENDING and (found := shared_generators(path.read_text())):
+        if found := shared_generators(path.read_text()):
             offenders[name] = found
     assert not offenders, (
         "take the `rng` fixture (katas/conftest.py) or seed a generator inside the test:\n"
         + "\n".join(f"  katas/{name}: {'; '.join(found)}" for name, found in offenders.items()))
-
-
-def test_every_pending_file_still_has_a_shared_generator():
-    done = sorted(name for name in PENDING
-                  if not (KATAS / name).exists() or not shared_generators((KATAS / name).read_text()))
-    assert not done, f"converted: remove {', '.join(done)} from PENDING in {Path(__file__).name}"
 
 
 CASES = {
