@@ -492,6 +492,14 @@ def backpropagate(self: Tensor, gradient: Tensor | np.ndarray | float | None = N
       backward twice adds up, which is what lets a training loop sum over micro-batches;
       setting ``leaf.grad = None`` (zero_grad, kata 06) starts afresh. Only leaves get
       ``.grad``; intermediate gradients disappear with the dict.
+    - A leaf's ``.grad`` must be its own array: optimizers and gradient clipping change it
+      in place. ``grad`` may be shared: ``a + b`` hands the SAME array to both inputs,
+      and the caller's ``gradient`` is the caller's. Copying every leaf's gradient is
+      safe but costs a pass over it (for a big activation, as much as a whole
+      element-wise operation), so copy only when needed: when ``grad`` does not own its
+      memory (a view, such as a broadcast or a reshape), is read-only, is not of the
+      leaf's dtype, or was already handed out in this call (the caller's gradient counts
+      as handed out). Keep the ids of the arrays handed out in a set.
 
     The graph is kept, so ``backward`` may be called on it again.
     """

@@ -621,6 +621,14 @@ def backpropagate(self: Tensor, gradient: Tensor | np.ndarray | float | None = N
       backward twice adds up, which is what lets a training loop sum over micro-batches;
       setting ``leaf.grad = None`` (zero_grad, kata 06) starts afresh. Only leaves get
       ``.grad``; intermediate gradients disappear with the dict.
+    - A leaf's ``.grad`` must be its own array: optimizers and gradient clipping change it
+      in place. ``grad`` may be shared: ``a + b`` hands the SAME array to both inputs,
+      and the caller's ``gradient`` is the caller's. Copying every leaf's gradient is
+      safe but costs a pass over it (for a big activation, as much as a whole
+      element-wise operation), so copy only when needed: when ``grad`` does not own its
+      memory (a view, such as a broadcast or a reshape), is read-only, is not of the
+      leaf's dtype, or was already handed out in this call (the caller's gradient counts
+      as handed out). Keep the ids of the arrays handed out in a set.
 
     The graph is kept, so ``backward`` may be called on it again.
     """
@@ -640,13 +648,20 @@ def backpropagate(self: Tensor, gradient: Tensor | np.ndarray | float | None = N
             raise ValueError(f"backward(gradient=...) got a gradient of shape {seed.shape} for "
                              f"a tensor of shape {self.shape}: they must be equal")
     gradients: dict[int, np.ndarray] = {id(self): seed}
+    handed_out = {id(seed)} if gradient is not None else set()
     for tensor in reversed(topological_order(self)):
         grad = gradients.pop(id(tensor), None)
         if grad is None:
             continue
         if tensor.grad_fn is None:
-            total = grad if tensor.grad is None else tensor.grad.data + grad
-            tensor.grad = Tensor(np.array(total, dtype=tensor.dtype))
+            if tensor.grad is not None:
+                grad = tensor.grad.data + grad
+            shared = (not isinstance(grad, np.ndarray) or id(grad) in handed_out
+                      or not grad.flags.owndata or not grad.flags.writeable or grad.dtype != tensor.dtype)
+            if shared:
+                grad = np.array(grad, dtype=tensor.dtype)
+            handed_out.add(id(grad))
+            tensor.grad = Tensor(grad)
             continue
         for parent, parent_grad in tensor.grad_fn.input_gradients(grad):
             previous = gradients.get(id(parent))
