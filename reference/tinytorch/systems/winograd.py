@@ -102,6 +102,9 @@ DEFAULT_TILE = 4
 # What transform combines: a list of equal-shaped views, or an array along its first axis
 Rows = Sequence[np.ndarray] | np.ndarray
 
+# How transform computes one row of a matrix: groups (scale, [(sign, j), ...]), see _row_plan
+RowPlan = list[tuple[float, list[tuple[float, int]]]]
+
 # The finite interpolation points, in the order they are used; infinity comes last. Small
 # integers first (their transforms are additions), then halves (F(6, 3) needs eight points).
 POINTS = (Fraction(0), Fraction(1), Fraction(-1), Fraction(2), Fraction(-2), Fraction(1, 2),
@@ -195,7 +198,7 @@ def winograd_transforms(tile: int, kernel_size: int = 3) -> WinogradTransforms:
                               floats(data_transform))
 
 
-def _row_plan(coefficients: np.ndarray) -> list[tuple[float, list[tuple[float, int]]]]:
+def _row_plan(coefficients: np.ndarray) -> RowPlan:
     """One row of a transform as groups ``(scale, [(sign, j), ...])``: the terms whose
     coefficients have the same magnitude, added or subtracted first and then multiplied
     once (``4 d1 + 4 d2`` is ``4 (d1 + d2)``). The groups that multiply come first, the
@@ -211,6 +214,17 @@ def _row_plan(coefficients: np.ndarray) -> list[tuple[float, list[tuple[float, i
             scale, terms = -scale, [(-sign, j) for sign, j in terms]
         plan.append((scale, sorted(terms, key=lambda term: -term[0])))
     return plan
+
+
+def _plans(matrix: np.ndarray) -> tuple[RowPlan, ...]:
+    """The :func:`_row_plan` of every row of ``matrix``, worked out once per matrix: a
+    convolution transforms with the same few matrices hundreds of times per training step."""
+    return _plans_of_rows(tuple(tuple(row) for row in matrix.tolist()))
+
+
+@cache
+def _plans_of_rows(rows: tuple[tuple[float, ...], ...]) -> tuple[RowPlan, ...]:
+    return tuple(_row_plan(np.array(row)) for row in rows)
 
 
 def _signed_sum(out: np.ndarray, rows: Rows, scale: float,
@@ -252,8 +266,7 @@ def transform(matrix: np.ndarray, rows: Rows) -> np.ndarray:
                          f"{matrix.shape[1]} rows, got {len(rows)}")
     out = np.empty((len(matrix), *rows[0].shape), dtype=rows[0].dtype)
     scratch = None
-    for target, coefficients in zip(out, matrix):
-        plan = _row_plan(coefficients)
+    for target, plan in zip(out, _plans(matrix)):
         if not plan:
             target[...] = 0
         for index, (scale, terms) in enumerate(plan):
