@@ -76,9 +76,9 @@ FULL = Sizes(matmul=1024, linear=(1024, 1024, 1024),
              cross_entropy=(4096, 1024), attention=(8, 4, 256, 32), layernorm=(8, 256, 128),
              cnn_batch=64, cnn_widths=None, gpt=CharGPT(), generation=(16, 256))
 SMOKE = Sizes(matmul=32, linear=(8, 16, 12), conv_first=((2, 3, 10, 10), 4, 5),
-              conv_hidden=((2, 4, 6, 6), 4, 3), pool=(2, 3, 6, 6), batchnorm=(2, 3, 5, 5),
+              conv_hidden=((2, 16, 6, 6), 4, 3), pool=(2, 3, 6, 6), batchnorm=(2, 3, 5, 5),
               softmax=(2, 3, 5), cross_entropy=(8, 5), attention=(2, 2, 6, 4), layernorm=(2, 5, 8),
-              cnn_batch=4, cnn_widths=(4, 8),
+              cnn_batch=4, cnn_widths=(4, 16, 16),
               gpt=CharGPT(vocab_size=13, context=8, dim=16, layers=1, heads=2, batch=3,
                           iterations=12, warmup=2, eval_batch=4),
               generation=(3, 5))
@@ -112,6 +112,26 @@ def optional_attribute(module: str, name: str) -> Any:
     if importlib.util.find_spec(module) is None:
         return None
     return getattr(importlib.import_module(module), name, None)
+
+
+def runs_winograd(layer: Any, dtype: np.dtype) -> bool:
+    """Whether TinyTorch runs the Conv2d ``layer`` on inputs of ``dtype`` by Winograd's
+    F(4x4, 3x3): when acceleration has installed kata 18's ``conv2d_accelerated`` (not with
+    ``--no-acceleration``) and its ``winograd_pays`` says so. The floor then runs Winograd's
+    too (``bench_floors.conv_route``): a floor of another algorithm would time the algorithm,
+    not what TinyTorch adds to it."""
+    from tinytorch.nn import spatial
+
+    accelerated = optional_attribute("tinytorch.systems.acceleration", "conv2d_accelerated")
+    pays = optional_attribute("tinytorch.systems.acceleration", "winograd_pays")
+    if accelerated is None or pays is None or spatial.conv2d is not accelerated:
+        return False
+    dtypes = [np.dtype(dtype)] + [parameter.dtype for _, parameter in layer.named_parameters()]
+    return pays(layer.in_channels, layer.weight.shape[2:], layer.stride,
+                all(kind.kind == "f" for kind in dtypes))
+
+
+WINOGRAD_FLOOR = "floor: Winograd F(4x4,3x3)"
 
 
 def tinytorch_grads(named: list[tuple[str, Any]]) -> Arrays:
@@ -216,9 +236,11 @@ def conv_case(spec: tuple[tuple[int, int, int, int], int, int], padding: int, in
     x = rng.standard_normal(shape).astype(np.float32)
     padded = f", pad {padding}" if padding else ""
     who = "" if input_grad else " (no input grad)"
+    winograd = runs_winograd(layer, x.dtype)
+    route = f" ({WINOGRAD_FLOOR})" if winograd else ""
     floor = partial(floors.conv2d, weight=layer.weight.data, bias=layer.bias.data, padding=padding,
-                    input_grad=input_grad)
-    return fwd_bwd_case(f"Conv2d {shape[1]}->{out_channels} {kernel}x{kernel}{padded} fwd+bwd{who}",
+                    input_grad=input_grad, winograd=winograd)
+    return fwd_bwd_case(f"Conv2d {shape[1]}->{out_channels} {kernel}x{kernel}{padded} fwd+bwd{who}{route}",
                         dims(*shape), x, layer, list(layer.named_parameters()), th, pytorch, rng, floor,
                         input_grad=input_grad)
 
@@ -332,7 +354,8 @@ def cnn_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
     x = rng.standard_normal((sizes.cnn_batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, sizes.cnn_batch)
     tt_x, tt_y = Tensor(x), Tensor(y)
-    floor = CNNFloor(model, recipe.learning_rate, optimizer.momentum, recipe.weight_decay)
+    floor = CNNFloor(model, recipe.learning_rate, optimizer.momentum, recipe.weight_decay,
+                     partial(runs_winograd, dtype=x.dtype))
 
     def run_tinytorch() -> Arrays:
         optimizer.zero_grad()
@@ -357,7 +380,9 @@ def cnn_case(sizes: Sizes, th: Any, rng: np.random.Generator) -> Case:
             return {"loss": loss.detach().numpy(), **th.grads(pairs), **th.parameters(pairs)}
 
     widths = "x".join(str(width) for width in recipe.cnn_widths)
-    return Case(f"CNN training step (milestone 4, widths {widths}, SGD)",
+    route = (f"; {WINOGRAD_FLOOR} in {floor.winograd_convs} of {len(floor.conv_routes)} convs"
+             if floor.winograd_convs else "")
+    return Case(f"CNN training step (milestone 4, widths {widths}, SGD{route})",
                 dims(sizes.cnn_batch, 3, 32, 32), run_tinytorch, run_pytorch, 1e-3, lambda: floor.step(x, y))
 
 

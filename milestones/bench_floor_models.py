@@ -120,12 +120,16 @@ class CNNFloor:
     """One SGD step of a TinyTorch ``Sequential`` of Conv2d (stride 1, no bias), BatchNorm2d,
     ReLU, MaxPool2d(2), Flatten and Linear layers, in NumPy.
 
-    The ReLU works in place on the batch norm's output; the ReLU's gradient is one product
-    by its mask, or none when a max pooling follows: a window's winner is positive exactly
-    when the pooled value is, so the mask goes on the pooled gradient (a quarter of the size).
+    Each convolution takes TinyTorch's route (``winograd(layer)``, from :mod:`bench_cases`:
+    whether TinyTorch runs that layer by Winograd's F(4x4, 3x3)), through
+    ``bench_floors.conv_route``. The ReLU works in place on the batch norm's output; the
+    ReLU's gradient is one product by its mask, or none when a max pooling follows: a
+    window's winner is positive exactly when the pooled value is, so the mask goes on the
+    pooled gradient (a quarter of the size).
     """
 
-    def __init__(self, model: Any, lr: float, momentum: float, weight_decay: float) -> None:
+    def __init__(self, model: Any, lr: float, momentum: float, weight_decay: float,
+                 winograd: Callable[[Any], bool]) -> None:
         from tinytorch.core import ReLU
         from tinytorch.nn import BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d
 
@@ -145,14 +149,17 @@ class CNNFloor:
         self.running = {prefix: (layer.running_mean.copy(), layer.running_var.copy())
                         for kind, prefix, layer in self.layers if kind == "bn"}
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        by_winograd = {prefix: winograd(layer) for kind, prefix, layer in self.layers if kind == "conv"}
+        self.conv_routes = {prefix: floors.conv_route(chosen) for prefix, chosen in by_winograd.items()}
+        self.winograd_convs = sum(by_winograd.values())
 
     def step(self, x: np.ndarray, targets: np.ndarray) -> Arrays:
         params, grads, saved = self.params, self.grads, []
         h = x
         for kind, prefix, layer in self.layers:
             if kind == "conv":
-                h, cols = floors.conv_forward(h, params[prefix + "weight"], None, layer.padding)
-                saved.append(cols)
+                h, kept = self.conv_routes[prefix][0](h, params[prefix + "weight"], None, layer.padding)
+                saved.append(kept)
             elif kind == "bn":
                 h, centred, inv_std, mean, var = floors.batch_norm_forward(
                     h, params[prefix + "weight"], params[prefix + "bias"], layer.eps)
@@ -197,8 +204,8 @@ class CNNFloor:
                 g = floors.batch_norm_backward(g, *kept, params[prefix + "weight"], grads[prefix + "weight"],
                                                grads[prefix + "bias"])
             else:
-                g = floors.conv_backward(g, kept, params[prefix + "weight"], layer.padding,
-                                         grads[prefix + "weight"], None, input_grad=position > 0)
+                g = self.conv_routes[prefix][1](g, kept, params[prefix + "weight"], layer.padding,
+                                                grads[prefix + "weight"], None, input_grad=position > 0)
         sgd_nesterov(params, grads, self.velocity, self.lr, self.momentum, self.weight_decay)
         return step_arrays(loss, self.names, lambda flat, name: flat[name], grads, params)
 
