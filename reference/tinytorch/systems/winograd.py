@@ -309,13 +309,11 @@ class WinogradTiling:
     right where the last tiles hang over.
 
     The kernel works channels-last, on images ``(N, H, W, C)`` and tiles laid out
-    ``(..., N, tiles_high, tiles_wide, C)``: every strided view it takes then still reads
-    whole rows of channels from contiguous memory, and the transformed tiles reshape to
-    the matrices ``(tiles, C)`` of the products without a copy. (Channels-first, the same
-    views read 2 to 8 contiguous numbers at a time, and the transforms ran several times
-    slower.) ``rows``/``columns`` cut the ``n`` strided views the transforms combine;
-    ``add_rows``/``add_columns`` are their transposes, which add each part back where it
-    came from.
+    ``(..., N, tiles_high, tiles_wide, C)``: the transformed tiles then reshape to the
+    matrices ``(tiles, C)`` of the products without a copy, and every strided view of an
+    image still reads whole rows of channels from contiguous memory. :meth:`tiles` copies
+    the input tiles out, tile-major; ``add_rows``/``add_columns`` go the other way for the
+    gradient: they add row (column) ``i`` of every tile back where it came from.
     """
 
     tile: int
@@ -341,24 +339,27 @@ class WinogradTiling:
         index[axis] = slice(start, start + self.tile * (count - 1) + 1, self.tile)
         return tuple(index)
 
-    def rows(self, array: np.ndarray) -> list[np.ndarray]:
-        """``n`` views of ``array`` (..., padded_height, W, C), the i-th holding row ``i``
-        of every tile: shape (..., tiles_high, W, C)."""
-        return [array[self._offset(i, self.tiles_high, -3, array.ndim)] for i in range(self.size)]
-
-    def columns(self, array: np.ndarray) -> list[np.ndarray]:
-        """The same along the width: (..., H, tiles_wide, C) views, column ``j`` of every tile."""
-        return [array[self._offset(j, self.tiles_wide, -2, array.ndim)] for j in range(self.size)]
+    def tiles(self, padded: np.ndarray) -> np.ndarray:
+        """Every ``n x n`` input tile of the padded images ``padded`` (N, Hp, Wp, C), copied
+        out tile-major: (n, n, N, tiles_high, tiles_wide, C), overlaps and all. Element
+        ``[i, j]`` is then row ``i``, column ``j`` of every tile as ONE contiguous block, so
+        each pass of a transform streams through memory. (Run on strided views of the
+        padded images instead, row ``i`` of every tile at once, whose contiguous runs are a
+        few dozen numbers, the same passes took about four times as long per number.)"""
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (self.size, self.size), axis=(1, 2))
+        return np.ascontiguousarray(windows[:, ::self.tile, ::self.tile].transpose(4, 5, 0, 1, 2, 3))
 
     def add_rows(self, target: np.ndarray, parts: Rows) -> np.ndarray:
-        """The transpose of :meth:`rows`: add ``parts[i]`` into row ``i`` of every tile of
-        ``target``, in place (tiles overlap, so rows shared by two tiles get both)."""
+        """Add ``parts[i]`` (..., tiles_high, W, C) into row ``i`` of every tile of
+        ``target`` (..., padded_height, W, C), in place (tiles overlap, so rows shared by two
+        tiles get both)."""
         for i, part in enumerate(parts):
             target[self._offset(i, self.tiles_high, -3, target.ndim)] += part
         return target
 
     def add_columns(self, target: np.ndarray, parts: Rows) -> np.ndarray:
-        """The transpose of :meth:`columns`, the same way."""
+        """The same along the width: ``parts[j]`` (..., H, tiles_wide, C) into column ``j``
+        of every tile."""
         for j, part in enumerate(parts):
             target[self._offset(j, self.tiles_wide, -2, target.ndim)] += part
         return target
@@ -442,10 +443,9 @@ def winograd_conv2d(x: np.ndarray, weight: np.ndarray, padding: int = 0,
        ``t.G`` and the weight with its kernel axes first (``weight.transpose(2, 3, 1, 0)``):
        (n, n, C, O).
     2. **Input tiles**: ``V = B^T d B`` for every tile of every image and channel. Pad
-       (``tiling.pad(x)``, channels-last: (N, Hp, Wp, C)); :func:`transform` with ``t.BT``
-       the ``tiling.columns`` of it, (n, N, Hp, tiles_wide, C), then with ``t.BT`` the
-       ``tiling.rows`` of that: (n, n, N, tiles_high, tiles_wide, C). No tile is copied out
-       one by one: row (or column) ``i`` of every tile at once is one strided view.
+       (``tiling.pad(x)``, channels-last: (N, Hp, Wp, C)), copy the tiles out tile-major
+       (``tiling.tiles``: (n, n, N, tiles_high, tiles_wide, C), one copy for all of them)
+       and :func:`transform_2d` them with ``t.BT``.
     3. **Products**: at each of the n * n positions, ``(tiles, C) @ (C, O)``: one batched
        ``@`` of ``V`` reshaped (n * n, -1, C) and ``U`` reshaped (n * n, C, O).
     4. **Output**: ``A^T M A``, :func:`transform_2d` of ``t.AT`` and the products
@@ -461,8 +461,7 @@ def winograd_conv2d(x: np.ndarray, weight: np.ndarray, padding: int = 0,
     # BEGIN SOLUTION
     n, (out_channels, in_channels) = t.size, weight.shape[:2]
     filters = transform_2d(t.G, weight.transpose(2, 3, 1, 0))
-    across = transform(t.BT, tiling.columns(tiling.pad(x)))
-    tiles = transform(t.BT, tiling.rows(across)).reshape(n * n, -1, in_channels)
+    tiles = transform_2d(t.BT, tiling.tiles(tiling.pad(x))).reshape(n * n, -1, in_channels)
     products = tiles @ filters.reshape(n * n, in_channels, out_channels)
     output = tiling.assemble(transform_2d(t.AT, products.reshape(n, n, -1, out_channels)))
     return WinogradResult(output, filters, tiles.reshape(n, n, -1, in_channels))
@@ -502,10 +501,11 @@ def winograd_multiplications(x_shape: tuple[int, ...], weight_shape: tuple[int, 
 
     Every multiplication is in :func:`transform` (``transform_multiplications(matrix)``
     per element of one of its rows) or in the products. With ``n``, the tiling's
-    ``tiles_high = th``, ``tiles_wide = tw`` and padded height ``Hp``:
+    ``tiles_high = th`` and ``tiles_wide = tw``:
 
     - filters: ``t.G`` on rows of ``k * C * O`` numbers, then of ``n * C * O``;
-    - input: ``t.BT`` on rows of ``N * Hp * tw * C``, then of ``n * N * th * tw * C``;
+    - input: ``t.BT`` on rows of ``n * N * th * tw * C`` numbers, twice (the tiles are
+      copied out before the transform, so the rows two tiles share are transformed twice);
     - products: ``n * n * N * th * tw * C * O``, every tile paying for the whole tile,
       overhang included;
     - output: ``t.AT`` on rows of ``n * N * th * tw * O``, then of ``m * N * th * tw * O``.
@@ -524,8 +524,7 @@ def winograd_multiplications(x_shape: tuple[int, ...], weight_shape: tuple[int, 
     outputs = batch * out_channels * tiling.out_height * tiling.out_width
     return MultiplicationCount(
         filter_transform=g * out_channels * in_channels * (kernel + n),
-        input_transform=b * in_channels * batch * tiling.tiles_wide * (tiling.padded_height
-                                                                       + n * tiling.tiles_high),
+        input_transform=2 * b * n * tiles * in_channels,
         products=n * n * out_channels * in_channels * tiles,
         output_transform=a * out_channels * tiles * (n + tile),
         outputs=outputs,
@@ -560,10 +559,11 @@ def winograd_input_grad(grad_products: np.ndarray, filters: np.ndarray, transfor
     Each forward stage run backwards, transposed:
 
     - ``dV = dM @ U^T`` at each position: (P, O) @ (O, C);
-    - ``V = BT (tile) BT^T`` was :func:`transform` with ``BT`` of the columns, then of the
-      rows, each a gather of strided views; backwards, ``transform`` with ``BT.T`` and ADD
-      each part back where it was gathered (``tiling.add_rows``, then ``add_columns``):
-      tiles overlap by ``k - 1`` rows and columns, and a pixel two tiles read receives both
+    - ``V = BT (tile) BT^T`` was the tiles copied out of the padded images, then
+      :func:`transform` with ``BT`` along their columns and their rows; backwards,
+      ``transform`` with ``BT.T`` along the rows and ADD each row back where it came from
+      (``tiling.add_rows``), then the same along the columns (``add_columns``): tiles
+      overlap by ``k - 1`` rows and columns, and a pixel two tiles read receives both
       gradients;
     - ``tiling.unpad``: drop the padding and the overhang, back to (N, C, H, W).
 
