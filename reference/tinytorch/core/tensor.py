@@ -304,14 +304,17 @@ class Tensor:
             raise ValueError(f"matmul shape mismatch: {self.shape} @ {other_data.shape}: the inner "
                              f"dimensions {inner_left} and {inner_right} must be equal")
         try:
-            if self.data.ndim > 2 or other_data.ndim > 2:
+            if self.shape[:-2] != other_data.shape[:-2]:
                 np.broadcast_shapes(self.shape[:-2], other_data.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul batch mismatch: {self.shape} @ {other_data.shape}: the batch "
                              f"dimensions {self.shape[:-2]} and {other_data.shape[:-2]} cannot be "
                              f"broadcast together") from None
-        dtype = result_dtype(self.data, other_data)
-        out = Tensor(np.matmul(convert(self.data, dtype), convert(other_data, dtype)))
+        if self.data.dtype == other_data.dtype:  # the common case, quickly
+            out = Tensor(np.matmul(self.data, other_data))
+        else:
+            dtype = result_dtype(self.data, other_data)
+            out = Tensor(np.matmul(convert(self.data, dtype), convert(other_data, dtype)))
         # END SOLUTION
         return record(out, MatMulBackward, (self, other))
 
@@ -589,7 +592,7 @@ def _operands(tensor: Tensor, other: Any, symbol: str) -> tuple[np.ndarray, np.n
         right = other
     else:
         right = Tensor(other).data
-    if isinstance(right, np.ndarray):
+    if isinstance(right, np.ndarray) and right.shape != left.shape:
         try:
             np.broadcast_shapes(left.shape, right.shape)
         except ValueError:
