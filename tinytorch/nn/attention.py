@@ -122,6 +122,11 @@ class AttentionBackward(Function):
         dK = dS^T @ Q * scale
 
     Masked entries have P = 0, so dS is 0 there and no gradient leaks through the mask.
+
+    The (T, S) arrays are the big ones: compute ``dP`` into a new array and turn it into
+    ``dS`` in place (the row sums of ``dP * P`` with ``np.einsum("...i,...i->...")``, which
+    multiplies and adds without writing the product), and apply ``scale`` to ``dQ`` and
+    ``dK`` ``(..., T, d)`` rather than to the (T, S) ``dS``.
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:

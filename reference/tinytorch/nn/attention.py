@@ -150,6 +150,11 @@ class AttentionBackward(Function):
         dK = dS^T @ Q * scale
 
     Masked entries have P = 0, so dS is 0 there and no gradient leaks through the mask.
+
+    The (T, S) arrays are the big ones: compute ``dP`` into a new array and turn it into
+    ``dS`` in place (the row sums of ``dP * P`` with ``np.einsum("...i,...i->...")``, which
+    multiplies and adds without writing the product), and apply ``scale`` to ``dQ`` and
+    ``dK`` ``(..., T, d)`` rather than to the (T, S) ``dS``.
     """
 
     def backward(self, grad: np.ndarray) -> Gradients:
@@ -157,12 +162,13 @@ class AttentionBackward(Function):
         weights, scale = self.arguments["weights"], self.arguments["scale"]
         # BEGIN SOLUTION
         grad_v = np.swapaxes(weights, -1, -2) @ grad
-        grad_weights = grad @ np.swapaxes(v.data, -1, -2)
-        grad_weights -= (grad_weights * weights).sum(axis=-1, keepdims=True)
-        grad_scores = grad_weights * weights
-        grad_scores *= scale
+        grad_scores = grad @ np.swapaxes(v.data, -1, -2)          # dP, becomes dS in place
+        grad_scores -= np.einsum("...i,...i->...", grad_scores, weights)[..., np.newaxis]
+        grad_scores *= weights
         grad_q = grad_scores @ k.data
+        grad_q *= scale
         grad_k = np.swapaxes(grad_scores, -1, -2) @ q.data
+        grad_k *= scale
         return grad_q, grad_k, grad_v
         # END SOLUTION
 
