@@ -302,6 +302,24 @@ def test_fast_batch_norm_in_float32_and_evaluation_is_kata_09s(rng):
     assert_all_close(fast, plain, rtol=0, atol=0)
 
 
+def test_fast_batch_norm_evaluates_without_gradients_in_two_passes(rng):
+    x = (3 + 2 * rng.standard_normal((4, 3, 5, 6))).astype(np.float32)
+    layer = BatchNorm2d(3)
+    layer.running_mean[:] = [1.0, -2.0, 0.5]
+    layer.running_var[:] = [4.0, 0.25, 9.0]
+    layer.weight.data[:] = [0.5, -2.0, 1.5]
+    layer.bias.data[:] = [0.1, 0.2, -0.3]
+    layer.eval()
+    big = np.tile(x, (4, 1, 12, 12))                      # 830 KB: the arrays, not the objects, count
+    with no_grad():
+        plain, fast = both_ways(lambda: layer(Tensor(x)))
+        _, peak = peak_bytes(lambda: batch_norm2d_fast(layer, Tensor(big)))
+    assert fast.dtype == np.float32 and fast.grad_fn is None
+    np.testing.assert_allclose(fast.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
+    assert peak < 1.5 * big.nbytes, f"evaluation peaked at {peak:,} bytes for a {big.nbytes:,}-byte input"
+    assert layer.running_mean.tolist() == [1.0, -2.0, 0.5], "evaluation changed the running mean"
+
+
 def test_fast_batch_norm_passes_gradcheck(rng):
     layer = BatchNorm2d(3)
     layer.weight.data[:] = [0.5, -2.0, 1.5]
