@@ -42,7 +42,7 @@ RECIPES = {
                          weight_decay=0.0, warmup_epochs=1, crop_padding=2, flip=False,
                          cnn_widths=(16, 32), convs_per_stage=1, mlp_hidden=(512, 256),
                          required_accuracy=0.97, time_budget_seconds=300.0),
-    "cifar10": Recipe(epochs=10, batch_size=128, optimizer="sgd", learning_rate=0.05,
+    "cifar10": Recipe(epochs=6, batch_size=128, optimizer="sgd", learning_rate=0.05,
                       weight_decay=5e-4, warmup_epochs=1, crop_padding=4, flip=True,
                       cnn_widths=(16, 32, 64), convs_per_stage=2, mlp_hidden=(512, 256),
                       required_accuracy=0.75, time_budget_seconds=1800.0),
