@@ -251,6 +251,25 @@ def test_fast_layer_norm_passes_gradcheck_and_keeps_float32(rng):
     assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads(tensors))
 
 
+def test_fast_layer_norm_in_float16_adds_its_rows_in_float32(rng):
+    # Deviations of about 50: a row of 256 squares sums to about 640,000, past float16's
+    # 65,504, while its mean (2,500) fits. Kata 13's layer norm adds in float32 (NumPy's mean).
+    x = (300 + 50 * rng.standard_normal((4, 256))).astype(np.float16)
+    upstream = rng.standard_normal((4, 256)).astype(np.float16)
+
+    def run():
+        tensors = leaves(x, np.ones(256, np.float16), np.zeros(256, np.float16))
+        out = transformers.layer_norm(*tensors)
+        out.backward(Tensor(upstream))
+        return [out.numpy(), *grads(tensors)]
+
+    plain, fast = both_ways(run)
+    assert all(array.dtype == np.float16 for array in fast)
+    assert all(np.isfinite(array).all() for array in fast), "float16 overflowed"
+    for got, want in zip(fast, plain):
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-2, atol=1e-2)
+
+
 def test_the_layer_norm_module_and_a_transformer_block_switch_too(rng):
     x = rng.standard_normal((2, 5, 8)).astype(np.float32)
 
